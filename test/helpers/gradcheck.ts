@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { GraphProto } from '../../shared/proto/gen/onnx.js';
 import { GraphBuilder } from '../../shared/onnx/builder.js';
 import { encodeModel, makeModel, valueInfo, DEFAULT_OPSET } from '../../shared/onnx/model.js';
-import { DT, float32Tensor } from '../../shared/onnx/tensor.js';
+import { DT, float32Tensor, int64Tensor } from '../../shared/onnx/tensor.js';
 import { inferGraph } from '../../shared/autodiff/infer.js';
 import { backward } from '../../shared/autodiff/backward.js';
 import '../../shared/autodiff/rules/index.js';
@@ -59,7 +59,7 @@ export async function gradcheck(c: GradCase): Promise<GradResult> {
   for (const inp of c.inputs) {
     if (inp.type === 'int64') {
       const vals = inp.values ?? Array.from({ length: inp.shape.reduce((a, d) => a * d, 1) }, () => rng.int(0, (inp.hi ?? 2) - 1));
-      if (inp.constant) b.initializer(int64Init(inp.name, inp.shape, vals));
+      if (inp.constant) b.initializer(int64Tensor(inp.name, inp.shape, vals));
       else {
         feeds[inp.name] = new ort.Tensor('int64', BigInt64Array.from(vals.map(BigInt)), inp.shape);
         graphInputs.push(valueInfo(inp.name, DT.INT64, inp.shape));
@@ -84,7 +84,8 @@ export async function gradcheck(c: GradCase): Promise<GradResult> {
   for (const o of outs) {
     const shape = facts0.info.get(o)?.shape;
     if (!shape || shape.some((d) => typeof d !== 'number')) throw new Error(`gradcheck: output '${o}' needs a static shape, got ${shape}`);
-    const r = b.initializer(float32Tensor(b.fresh(`R_${o}`), shape as number[], rng.floats(shape.reduce((a, d) => a * (d as number), 1), -1, 1)));
+    const dims = shape as number[];
+    const r = b.initializer(float32Tensor(b.fresh(`R_${o}`), dims, rng.floats(dims.reduce((a, d) => a * d, 1), -1, 1)));
     terms.push(b.op('ReduceSum', [b.op('Mul', [o, r])], { keepdims: 0 }));
   }
   let loss = terms[0]!;
@@ -150,9 +151,4 @@ export async function gradcheck(c: GradCase): Promise<GradResult> {
 function pick(n: number, max: number, rng: Rng): number[] {
   if (n <= max) return Array.from({ length: n }, (_, i) => i);
   return Array.from(rng.permutation(n).slice(0, max));
-}
-
-import { int64Tensor } from '../../shared/onnx/tensor.js';
-function int64Init(name: string, dims: number[], vals: number[]) {
-  return int64Tensor(name, dims, vals);
 }
