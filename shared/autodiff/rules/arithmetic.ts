@@ -9,8 +9,7 @@ function toInput(ctx: GradContext, i: number, g: () => string): string | undefin
 }
 
 export const arithmeticRules: RuleTable = {
-  // Y = X ⇒ dX = dY
-  Identity: { infer: (ctx) => [ctx.input(0)!], grad: (ctx) => [ctx.dy(0)] },
+
   // Y = A + B ⇒ dA = dY, dB = dY (each summed back over its broadcast axes)
   Add: {
     infer: broadcastInfer,

@@ -2,6 +2,15 @@
 import { registerRules } from '../registry.js';
 import { arithmeticRules } from './arithmetic.js';
 import { reduceRules } from './reduce.js';
+import { activationRules } from './activations.js';
+import { mathRules } from './math.js';
+import { softmaxRules } from './softmax.js';
+import { linearRules } from './linear.js';
+import { convRules } from './conv.js';
+import { poolRules } from './pool.js';
+import { normalizationRules } from './normalization.js';
+import { dropoutRules } from './dropout.js';
+import { shapeRules } from './shape.js';
+import { noGradRules } from './nograd.js';
 
-registerRules(arithmeticRules);
-registerRules(reduceRules);
+for (const rules of [arithmeticRules, reduceRules, activationRules, mathRules, softmaxRules, linearRules, convRules, poolRules, normalizationRules, dropoutRules, shapeRules, noGradRules]) registerRules(rules);

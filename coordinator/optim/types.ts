@@ -1,0 +1,42 @@
+/** The contract of the optimizer math (coordinator side). */
+
+export interface ParamSpec {
+  name: string;
+  /** Number of float32 values. */
+  size: number;
+  /** Whether weight decay / L1 apply (weights yes; biases and batch-norm params no, by default). */
+  decay: boolean;
+}
+
+export type OptimizerKind = 'sgd' | 'momentum' | 'nesterov' | 'adam' | 'adamw';
+
+export interface OptimizerConfig {
+  kind: OptimizerKind;
+  /** momentum / nesterov: velocity coefficient. */
+  momentum?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /**
+   * L2 weight decay α. sgd/momentum/nesterov/adam: coupled, added to the gradient (W ← W − ε(αW + ∇E));
+   * adamw: decoupled (W ← W − ε·α·W, separately from the Adam step).
+   */
+  weightDecay?: number;
+  /** L1 coefficient: α·sign(W) added to the gradient. */
+  l1?: number;
+}
+
+export interface Optimizer {
+  /** Updates params in place from the (already aggregated, clipped) mean gradients, at learning rate lr. */
+  update(params: Float32Array[], grads: Float32Array[], lr: number): void;
+  /** Everything needed to continue bit-identically (moments, step count). */
+  saveState(): OptimizerState;
+  loadState(state: OptimizerState): void;
+}
+
+export interface OptimizerState {
+  kind: OptimizerKind;
+  step: number;
+  /** Per-parameter slots (velocity, m, v), same order as the params. */
+  slots: Record<string, Float32Array[]>;
+}

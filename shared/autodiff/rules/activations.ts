@@ -1,0 +1,4 @@
+/** Gradient rules: activations family (being written). */
+import type { RuleTable } from '../registry.js';
+
+export const activationRules: RuleTable = {};

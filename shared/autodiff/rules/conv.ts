@@ -1,0 +1,4 @@
+/** Gradient rules: conv family (being written). */
+import type { RuleTable } from '../registry.js';
+
+export const convRules: RuleTable = {};

@@ -1,0 +1,4 @@
+/** Gradient rules: dropout family (being written). */
+import type { RuleTable } from '../registry.js';
+
+export const dropoutRules: RuleTable = {};

@@ -1,0 +1,4 @@
+/** Gradient rules: nograd family (being written). */
+import type { RuleTable } from '../registry.js';
+
+export const noGradRules: RuleTable = {};

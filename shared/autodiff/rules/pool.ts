@@ -1,0 +1,4 @@
+/** Gradient rules: pool family (being written). */
+import type { RuleTable } from '../registry.js';
+
+export const poolRules: RuleTable = {};
