@@ -77,7 +77,7 @@ export function backward(req: BackwardRequest): Map<string, string> {
       x: (i) => node.input[i] ?? '',
       y: (i) => node.output[i] ?? '',
       dy: (i) => dys[i],
-      needs: (i) => active(node.input[i] ?? ''),
+      needs: (i) => active(node.input[i] ?? '') && !rule.nondiff?.includes(i),
       info: (name) => {
         const i = facts.info.get(name);
         if (!i) throw new GradientError(node.opType, node.name, `no shape information for '${name}'`);
@@ -87,7 +87,7 @@ export function backward(req: BackwardRequest): Map<string, string> {
     };
     const dxs = rule.grad(ctx);
     node.input.forEach((x, i) => {
-      if (!active(x)) return;
+      if (!active(x) || rule.nondiff?.includes(i)) return;
       const dx = dxs[i];
       if (dx === undefined) {
         const info = facts.info.get(x);

@@ -47,6 +47,12 @@ export interface OpRule {
   infer: InferRule;
   /** 'none': no gradient flows through this op (its outputs are treated as constants). */
   grad: GradRule | 'none';
+  /**
+   * Inputs that never receive a gradient even when they are float (shape arguments, ratios,
+   * constant exponents). The compiler never makes an initializer feeding only such slots a
+   * trainable parameter, and the backward walk does not ask the rule for them.
+   */
+  nondiff?: readonly number[];
 }
 
 export type RuleTable = Record<string, OpRule>;
