@@ -32,9 +32,20 @@ export function backward(req: BackwardRequest): Map<string, string> {
   for (const n of order) for (const o of n.output) if (o) producer.set(o, n);
   if (!facts.info.has(loss)) throw new CompileError(`loss tensor '${loss}' is not in the graph`);
 
-  // Forward-reachable from the requested tensors.
+  // Forward-reachable from the requested tensors through differentiable input slots only: the
+  // outputs of Shape/ArgMax/... and shape arguments are constants as far as gradients go.
   const fromWrt = new Set<string>(req.wrt);
-  for (const n of order) if (n.input.some((i) => i && fromWrt.has(i))) for (const o of n.output) if (o) fromWrt.add(o);
+  const blocked: { node: NodeProto; slot: number }[] = [];
+  for (const n of order) {
+    const rule = ruleFor(n);
+    let reached = false;
+    n.input.forEach((x, slot) => {
+      if (!x || !fromWrt.has(x)) return;
+      if (rule.grad === 'none' || rule.nondiff?.includes(slot)) blocked.push({ node: n, slot });
+      else reached = true;
+    });
+    if (reached) for (const o of n.output) if (o) fromWrt.add(o);
+  }
   // Backward-reachable from the loss.
   const toLoss = new Set<string>([loss]);
   for (let k = order.length - 1; k >= 0; k--) {
@@ -42,6 +53,16 @@ export function backward(req: BackwardRequest): Map<string, string> {
     if (n.output.some((o) => o && toLoss.has(o))) for (const i of n.input) if (i) toLoss.add(i);
   }
   const active = (name: string): boolean => !!name && fromWrt.has(name) && toLoss.has(name);
+  // A parameter reaching a slot that takes no gradient (Pow's exponent, Clip's bounds) would have
+  // its gradient silently dropped: refuse. Shape-like ops (grad 'none') legitimately stop it.
+  for (const { node, slot } of blocked) {
+    const x = node.input[slot]!;
+    const rule = ruleFor(node);
+    const info = facts.info.get(x);
+    const isFloat = info !== undefined && (info.elemType === DT.FLOAT || info.elemType === DT.DOUBLE || info.elemType === DT.FLOAT16);
+    if (rule.grad !== 'none' && isFloat && toLoss.has(x) && node.output.some((o) => toLoss.has(o)))
+      throw new GradientError(node.opType, node.name, `input ${slot} ('${x}') depends on a trainable tensor but this op gives that input no gradient`);
+  }
 
   const contributions = new Map<string, string[]>();
   const push = (name: string, g: string): void => {
