@@ -14,6 +14,13 @@ export interface TensorInfo {
   shape: Shape | undefined;
   /** Values, when a shape rule could fold them (Shape of a static tensor, Concat of those...). */
   value?: number[];
+  /**
+   * Elements of a small integer tensor that holds dimensions, when some are only known as
+   * symbols: Shape(X) of an ['N',2,3,4] tensor is ['N',2,3,4]. Set instead of `value` when not
+   * every element is a number, so that Shape→Gather→Unsqueeze→Concat→Reshape keeps the rank and
+   * the known dims of its result through a symbolic batch dimension.
+   */
+  dimValues?: Dim[];
 }
 
 export const UNKNOWN: Dim = '?';
