@@ -40,3 +40,24 @@ export interface OptimizerState {
   /** Per-parameter slots (velocity, m, v), same order as the params. */
   slots: Record<string, Float32Array[]>;
 }
+
+/** Linear warm-up in front of any schedule: the first `steps` updates ramp up to the schedule's lr. */
+export interface WarmupConfig {
+  /** Number of warm-up updates (0 = no warm-up). */
+  steps: number;
+  /** Fraction of the peak lr at the start of the ramp (default 0): update s < steps uses lr·(f + (1 − f)·(s + 1)/steps). */
+  startFactor?: number;
+}
+
+/**
+ * A learning-rate schedule. `lr` is the peak (post-warm-up) rate. After a warm-up of W updates the
+ * schedule's own clock starts at 0, i.e. update s uses the schedule at s − W.
+ */
+export type LrScheduleConfig =
+  | { kind: 'constant'; lr: number; warmup?: WarmupConfig }
+  /** lr·gamma^⌊(s − W)/stepSize⌋ (torch StepLR). */
+  | { kind: 'step'; lr: number; stepSize: number; gamma: number; warmup?: WarmupConfig }
+  /** minLr + (lr − minLr)·(1 + cos(π·p))/2 with p = (s − W)/(totalSteps − W), held at minLr after totalSteps. */
+  | { kind: 'cosine'; lr: number; totalSteps: number; minLr?: number; warmup?: WarmupConfig };
+
+export type LrScheduleKind = LrScheduleConfig['kind'];

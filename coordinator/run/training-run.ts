@@ -1,0 +1,353 @@
+/**
+ * One model's training: parameters, optimizer state, step counter, epoch plan, evaluation and
+ * early stopping. It turns phase results into the next phase (a PhaseOwner for the Scheduler)
+ * and owns every decision that makes results reproducible: the epoch permutation, micro-batch
+ * boundaries, the summation order (micro-batch index order), clipping and the optimizer.
+ * Several TrainingRuns can share one Scheduler (bagging members, search trials).
+ */
+import type { Logger } from '../../shared/log.js';
+import type { ParamInfo, BufferInfo } from '../../shared/autodiff/compile-types.js';
+import type { JobConfig } from '../job/schema.js';
+import type { PhaseOwner } from '../scheduler.js';
+import type { TaskResult, TaskSpec, EvalSplit } from './task.js';
+import { createOptimizer, lrSchedule, type Optimizer, type OptimizerState, type LrScheduleConfig } from '../optim/index.js';
+import { planEpoch, type EpochPlan } from '../plan/index.js';
+import { OrderedSum, reduceStep } from '../aggregate/index.js';
+import { maskSeed } from '../../shared/engine/dropout-masks.js';
+import { decideEarlyStop, initialEarlyStopping, type EarlyStoppingState } from './early-stopping.js';
+import type { RunDirectory, StepMetrics } from './outputs.js';
+
+export interface RunSetup {
+  id: number;
+  name: string;
+  job: JobConfig;
+  params: readonly ParamInfo[];
+  buffers: readonly BufferInfo[];
+  /** Dataset indices this run trains on (a bootstrap sample for bagging members). */
+  trainIndices: Uint32Array;
+  validationIndices: Uint32Array;
+  testIndices: Uint32Array;
+  /** Seed of this run's permutations and dropout masks. */
+  seed: number;
+  out: RunDirectory;
+  log: Logger;
+  now: () => number;
+}
+
+export interface EvalSums {
+  loss: number;
+  accuracy: number | null;
+  count: number;
+  headLosses: number[];
+}
+
+export interface RunSummary {
+  run: string;
+  status: 'done' | 'failed';
+  stop_reason: string;
+  steps: number;
+  epochs_completed: number;
+  best_step: number | null;
+  best_metric: number | null;
+  monitor: string | null;
+  final_validation: EvalSums | null;
+  test: EvalSums | null;
+  skipped_steps: number;
+  /** Per epoch: how many training samples were used, and how many distinct ones. */
+  epoch_sample_counts: { epoch: number; samples: number; distinct: number; expected: number }[];
+  wall_time_s: number;
+}
+
+type Stage = 'train' | 'final' | 'done' | 'failed';
+
+const DEFAULT_NO_DECAY = (p: ParamInfo) => p.kind !== 'weight';
+
+export class TrainingRun implements PhaseOwner {
+  readonly id: number;
+  readonly name: string;
+  params: Float32Array[];
+  buffers: Float32Array[];
+  /** Incremented whenever params or buffers change; tasks name the version they need. */
+  version = 0;
+  globalStep = 0;
+  epoch = 0;
+  stepInEpoch = 0;
+  stage: Stage = 'train';
+  stopReason = '';
+
+  private plan: EpochPlan;
+  private readonly optimizer: Optimizer;
+  private readonly lr: (step: number) => number;
+  private es: EarlyStoppingState = initialEarlyStopping();
+  private best: { params: Float32Array[]; buffers: Float32Array[]; step: number } | undefined;
+  private consecutiveSkips = 0;
+  private skipped = 0;
+  private lastValidation: EvalSums | null = null;
+  private test: EvalSums | null = null;
+  private readonly started: number;
+  private phaseStarted: number;
+  private epochCounts: Uint32Array;
+  private readonly epochLog: RunSummary['epoch_sample_counts'] = [];
+  private readonly totalSteps: number;
+  /** Positions (into trainIndices) of the current train phase's micro-batches, for the epoch counts. */
+  private phasePositions: Uint32Array[] = [];
+
+  constructor(private readonly s: RunSetup) {
+    this.id = s.id;
+    this.name = s.name;
+    const job = s.job;
+    this.params = s.params.map((p) => Float32Array.from(p.init));
+    this.buffers = s.buffers.map((b) => Float32Array.from(b.init));
+    const noDecay = job.optimizer.no_decay ? new RegExp(job.optimizer.no_decay) : undefined;
+    this.optimizer = createOptimizer(
+      {
+        kind: job.optimizer.kind,
+        momentum: job.optimizer.momentum,
+        beta1: job.optimizer.beta1,
+        beta2: job.optimizer.beta2,
+        eps: job.optimizer.eps,
+        weightDecay: job.optimizer.weight_decay,
+        l1: job.optimizer.l1,
+      },
+      s.params.map((p) => ({
+        name: p.name,
+        size: p.init.length,
+        decay: noDecay ? !noDecay.test(p.name) : job.optimizer.decay_biases ? p.kind !== 'norm' : !DEFAULT_NO_DECAY(p),
+      })),
+    );
+    const stepsPerEpoch = Math.ceil(s.trainIndices.length / job.batch.global);
+    this.totalSteps = job.max_steps ?? stepsPerEpoch * job.epochs;
+    this.lr = lrSchedule(scheduleConfig(job, this.totalSteps));
+    this.plan = this.planFor(0);
+    this.epochCounts = new Uint32Array(s.trainIndices.length);
+    this.started = s.now();
+    this.phaseStarted = this.started;
+  }
+
+  get done(): boolean {
+    return this.stage === 'done' || this.stage === 'failed';
+  }
+
+  currentParams(): { version: number; params: Float32Array[]; buffers: Float32Array[] } {
+    return { version: this.version, params: this.params, buffers: this.buffers };
+  }
+
+  firstPhase(): TaskSpec[] {
+    return this.trainPhase();
+  }
+
+  private planFor(epoch: number): EpochPlan {
+    const job = this.s.job;
+    return planEpoch(this.s.trainIndices.length, job.batch.global, job.batch.micro, this.s.seed, epoch);
+  }
+
+  private trainPhase(): TaskSpec[] {
+    const step = this.plan.steps[this.stepInEpoch]!;
+    this.phaseStarted = this.s.now();
+    this.phasePositions = step.microbatches.map((mb) => this.plan.order.subarray(mb.start, mb.end));
+    return step.microbatches.map((mb, index) => ({
+      runId: this.id,
+      phase: `train:${this.globalStep}`,
+      kind: 'train' as const,
+      step: this.version,
+      index,
+      indices: this.plan.order.subarray(mb.start, mb.end).map((pos) => this.s.trainIndices[pos]!),
+      maskSeed: maskSeed(this.s.seed, this.globalStep, index),
+    }));
+  }
+
+  private evalPhase(split: EvalSplit): TaskSpec[] {
+    const indices = split === 'test' ? this.s.testIndices : this.s.validationIndices;
+    const shard = this.s.job.eval.batch;
+    const tasks: TaskSpec[] = [];
+    for (let start = 0, index = 0; start < indices.length; start += shard, index++)
+      tasks.push({
+        runId: this.id,
+        phase: `eval:${split}:${this.globalStep}:${this.version}`,
+        kind: 'eval',
+        step: this.version,
+        index,
+        indices: indices.subarray(start, Math.min(indices.length, start + shard)),
+        maskSeed: 0,
+        split,
+      });
+    this.phaseStarted = this.s.now();
+    return tasks;
+  }
+
+  completePhase(phase: string, results: TaskResult[]): TaskSpec[] {
+    if (phase.startsWith('train:')) return this.afterTrainStep(results);
+    const split = phase.split(':')[1] as EvalSplit;
+    return this.afterEval(split, sumEval(results));
+  }
+
+  private afterTrainStep(results: TaskResult[]): TaskSpec[] {
+    const job = this.s.job;
+    const count = results.reduce((a, r) => a + r.count, 0);
+    const planned = this.phasePositions.reduce((a, p) => a + p.length, 0);
+    if (count !== planned) throw new Error(`step ${this.globalStep + 1}: workers reported ${count} samples, the plan holds ${planned}`);
+    for (const positions of this.phasePositions) for (const pos of positions) this.epochCounts[pos]!++;
+    const sum = new OrderedSum(this.params.map((p) => p.length), results.length, this.s.params.map((p) => p.name));
+    results.forEach((r, i) => sum.add(i, r.grads!));
+    const reduced = reduceStep(sum, count, { maxNorm: job.clip.max_norm, value: job.clip.value });
+    const lossMean = results.reduce((a, r) => a + r.loss, 0) / count;
+    const lr = this.lr(this.globalStep);
+    const elapsed = Math.max(1e-6, (this.s.now() - this.phaseStarted) / 1000);
+    const base = { type: 'step' as const, run: this.name, step: this.globalStep + 1, epoch: this.epoch, loss: lossMean, lr, samples: count, samples_per_s: count / elapsed, time: Date.now() };
+    if (!reduced.ok) {
+      this.consecutiveSkips++;
+      this.skipped++;
+      const where = reduced.nonFinite.map((b) => ({ microbatch: b.microbatch ?? null, param: this.s.params[b.param]?.name, element: b.element, value: String(b.value) }));
+      this.s.log.warn({ run: this.name, step: this.globalStep + 1, nonFinite: where }, 'non-finite aggregated gradient: step skipped, parameters untouched');
+      this.s.out.metric({ ...base, grad_norm: null, grad_norm_clipped: null, skipped: true, non_finite: where });
+      if (this.consecutiveSkips >= job.max_consecutive_skips) {
+        this.stage = 'failed';
+        this.stopReason = `${this.consecutiveSkips} consecutive steps had non-finite gradients (last: ${JSON.stringify(where[0])}); stopping`;
+        this.s.log.error({ run: this.name }, this.stopReason);
+        this.writeSummary();
+        return [];
+      }
+    } else {
+      this.consecutiveSkips = 0;
+      this.optimizer.update(this.params, reduced.grads, lr);
+      this.updateBuffers(results, count);
+      this.version++;
+      const line: StepMetrics = { ...base, grad_norm: reduced.preClipNorm, grad_norm_clipped: reduced.postClipNorm };
+      this.s.out.metric(line);
+    }
+    this.globalStep++;
+    this.stepInEpoch++;
+    const epochEnded = this.stepInEpoch >= this.plan.steps.length;
+    if (epochEnded) this.closeEpoch();
+    const outOfSteps = this.globalStep >= this.totalSteps;
+    const every = job.eval.every;
+    const evalDue = this.s.validationIndices.length > 0 && (every === 'epoch' ? epochEnded : this.globalStep % every === 0 || outOfSteps);
+    if (evalDue) return this.evalPhase('validation');
+    if (outOfSteps) return this.finish(`completed ${this.globalStep} steps (${this.epoch} epochs)`);
+    return this.trainPhase();
+  }
+
+  private closeEpoch(): void {
+    let samples = 0;
+    let distinct = 0;
+    for (const c of this.epochCounts) {
+      samples += c;
+      if (c > 0) distinct++;
+    }
+    this.epochLog.push({ epoch: this.epoch, samples, distinct, expected: this.s.trainIndices.length });
+    this.epochCounts.fill(0);
+    this.epoch++;
+    this.stepInEpoch = 0;
+    this.plan = this.planFor(this.epoch);
+  }
+
+  /** Buffers (batch-norm running stats) become the count-weighted mean of the micro-batches' updates, in index order. */
+  private updateBuffers(results: TaskResult[], count: number): void {
+    this.buffers.forEach((buf, k) => {
+      const acc = new Float64Array(buf.length);
+      for (const r of results) {
+        const st = r.state![k]!;
+        for (let i = 0; i < acc.length; i++) acc[i]! += r.count * st[i]!;
+      }
+      for (let i = 0; i < buf.length; i++) buf[i] = acc[i]! / count;
+    });
+  }
+
+  private afterEval(split: EvalSplit, sums: EvalSums): TaskSpec[] {
+    const job = this.s.job;
+    this.s.out.metric({ type: 'eval', run: this.name, step: this.globalStep, epoch: this.epoch, split, loss: sums.loss, accuracy: sums.accuracy, count: sums.count, head_losses: sums.headLosses, time: Date.now() });
+    if (split === 'test') {
+      this.test = sums;
+      this.stage = 'done';
+      this.writeSummary();
+      return [];
+    }
+    this.lastValidation = sums;
+    this.s.log.info({ run: this.name, step: this.globalStep, epoch: this.epoch, val_loss: sums.loss, val_accuracy: sums.accuracy }, 'validation');
+    const es = job.early_stopping;
+    if (es) {
+      const value = es.monitor === 'val_loss' ? sums.loss : (sums.accuracy ?? NaN);
+      const d = decideEarlyStop(es, this.es, value, this.globalStep);
+      this.es = d.state;
+      if (d.improved && es.restore_best) this.best = { params: this.params.map((p) => Float32Array.from(p)), buffers: this.buffers.map((b) => Float32Array.from(b)), step: this.globalStep };
+      if (d.stop) return this.finish(d.reason!);
+    }
+    if (this.globalStep >= this.totalSteps) return this.finish(`completed ${this.globalStep} steps (${this.epoch} epochs)`);
+    return this.trainPhase();
+  }
+
+  /** Ends training: restores the best weights if asked, then evaluates the test split. */
+  private finish(reason: string): TaskSpec[] {
+    this.stopReason = reason;
+    this.s.log.info({ run: this.name, step: this.globalStep }, reason);
+    const es = this.s.job.early_stopping;
+    if (es?.restore_best && this.best && this.best.step !== this.globalStep) {
+      this.params = this.best.params;
+      this.buffers = this.best.buffers;
+      this.version++;
+      this.s.log.info({ run: this.name, best_step: this.best.step }, 'restored the best weights');
+    }
+    this.stage = 'final';
+    if (this.s.testIndices.length > 0) return this.evalPhase('test');
+    this.stage = 'done';
+    this.writeSummary();
+    return [];
+  }
+
+  summary(): RunSummary {
+    const es = this.s.job.early_stopping;
+    return {
+      run: this.name,
+      status: this.stage === 'failed' ? 'failed' : 'done',
+      stop_reason: this.stopReason,
+      steps: this.globalStep,
+      epochs_completed: this.epoch,
+      best_step: es ? this.es.bestStep : null,
+      best_metric: es ? this.es.best : null,
+      monitor: es ? es.monitor : null,
+      final_validation: this.lastValidation,
+      test: this.test,
+      skipped_steps: this.skipped,
+      epoch_sample_counts: this.epochLog,
+      wall_time_s: (this.s.now() - this.started) / 1000,
+    };
+  }
+
+  private writeSummary(): void {
+    this.s.out.writeJson(`summary-${this.name}.json`, this.summary());
+  }
+
+  optimizerState(): OptimizerState {
+    return this.optimizer.saveState();
+  }
+}
+
+function sumEval(results: TaskResult[]): EvalSums {
+  // Exact sums in shard order (float64), then divided once.
+  let loss = 0;
+  let correct = 0;
+  let count = 0;
+  let hasCorrect = true;
+  const heads: number[] = [];
+  for (const r of results) {
+    loss += r.loss;
+    count += r.count;
+    if (r.correct === undefined) hasCorrect = false;
+    else correct += r.correct;
+    r.headLosses.forEach((h, i) => (heads[i] = (heads[i] ?? 0) + h));
+  }
+  return { loss: loss / count, accuracy: hasCorrect ? correct / count : null, count, headLosses: heads.map((h) => h / count) };
+}
+
+function scheduleConfig(job: JobConfig, totalSteps: number): LrScheduleConfig {
+  const s = job.schedule;
+  const warmup = s.warmup_steps > 0 ? { steps: s.warmup_steps } : undefined;
+  switch (s.kind) {
+    case 'constant':
+      return { kind: 'constant', lr: job.optimizer.lr, warmup };
+    case 'step':
+      return { kind: 'step', lr: job.optimizer.lr, stepSize: s.step_size!, gamma: s.gamma, warmup };
+    case 'cosine':
+      return { kind: 'cosine', lr: job.optimizer.lr, totalSteps: Math.max(totalSteps, s.warmup_steps + 1), minLr: s.min_lr, warmup };
+  }
+}

@@ -1,0 +1,17 @@
+/** Float32 comparison for hand-computed optimizer values. */
+import { expect } from 'vitest';
+
+/**
+ * Each value within 1e-6 relative (a few float32 ulps) of the hand-computed number: tight enough
+ * that a missing bias correction, a wrong sign or a decay on the wrong param fails by orders of
+ * magnitude, loose enough for float32 storage of intermediate slots.
+ */
+export function expectValues(actual: Float32Array, expected: readonly number[]): void {
+  expect(actual.length).toBe(expected.length);
+  expected.forEach((e, i) => {
+    const tol = 1e-6 * Math.max(Math.abs(e), 1e-3);
+    if (!(Math.abs(actual[i]! - e) <= tol)) {
+      throw new Error(`element ${i}: got ${actual[i]}, expected ${e} (± ${tol})`);
+    }
+  });
+}
