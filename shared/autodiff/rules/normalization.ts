@@ -1,4 +1,96 @@
-/** Gradient rules: normalization family (being written). */
-import type { RuleTable } from '../registry.js';
+/**
+ * Shape and gradient rules for BatchNormalization, in training mode (batch statistics, closed-form
+ * backward) and in inference mode (fixed running statistics: an affine map per channel).
+ * The running mean and var inputs are buffers: no gradient flows into them (`nondiff`), and the
+ * running-statistics outputs of training mode are state updates, never differentiated.
+ */
+import type { RuleTable, InferContext, GradContext } from '../registry.js';
+import type { NodeProto } from '../../proto/gen/onnx.js';
+import { attrFloat, attrInt, hasAttr } from '../../onnx/attributes.js';
+import type { TensorInfo } from '../../onnx/shapes.js';
+import { need } from './common.js';
+import { batchAxes, perChannelView, reduceOver, valuesPerChannel } from './batch-stats.js';
+import { GradientError } from '../errors.js';
 
-export const normalizationRules: RuleTable = {};
+/**
+ * Whether the node normalises with batch statistics: training_mode=1 (BatchNormalization-14/15),
+ * or, without that attribute, more than one output (BatchNormalization-9, opsets ≤ 13, where the
+ * extra outputs are what marks training).
+ */
+export function batchNormUsesBatchStats(node: NodeProto): boolean {
+  if (hasAttr(node, 'training_mode')) return attrInt(node, 'training_mode', 0) === 1;
+  return node.output.filter((o) => o !== '').length > 1;
+}
+
+/** Y has X's shape; the optional statistics outputs have the [C] shape of the running mean. */
+function batchNormInfer(ctx: InferContext): TensorInfo[] {
+  const x = need(ctx, 0);
+  const stats = ctx.input(3) ?? need(ctx, 1);
+  const perChannel: TensorInfo = { elemType: stats.elemType, shape: stats.shape };
+  return [{ elemType: x.elemType, shape: x.shape }, perChannel, perChannel, perChannel, perChannel];
+}
+
+function batchNormGrad(ctx: GradContext): (string | undefined)[] {
+  const { node } = ctx;
+  if (!ctx.dy(0)) throw new GradientError(node.opType, node.name, 'the loss depends only on its running-statistics outputs, which are buffers and are not differentiated');
+  const rank = ctx.info(ctx.x(0)).shape?.length;
+  if (rank === undefined || rank < 2) throw new GradientError(node.opType, node.name, `X must be [N, C, spatial...] of known rank, got rank ${rank ?? 'unknown'}`);
+  return batchNormUsesBatchStats(node) ? trainingGrad(ctx, rank) : inferenceGrad(ctx, rank);
+}
+
+/**
+ * Training mode, statistics over A = {N, spatial axes}, m = |A| values per channel:
+ *   μ = mean_A X,  σ² = mean_A (X−μ)² (biased),  x̂ = (X−μ)/√(σ²+ε),  Y = γ·x̂ + β
+ * ⇒ dβ = Σ_A dY,  dγ = Σ_A dY·x̂,
+ *   dX = γ/√(σ²+ε) · (dY − dβ/m − x̂·dγ/m)
+ * (μ and σ² depend on X; differentiating through them gives the two mean terms).
+ * The batch statistics are recomputed here: BatchNormalization-15 does not output them.
+ */
+function trainingGrad(ctx: GradContext, rank: number): (string | undefined)[] {
+  const { b, opset, node } = ctx;
+  const x = ctx.x(0);
+  const gamma = ctx.x(1);
+  const dy = ctx.dy(0)!;
+  const axes = batchAxes(rank);
+  const eps = b.scalar(attrFloat(node, 'epsilon', 1e-5));
+  const mean = reduceOver(b, opset, 'ReduceMean', x, axes, 1);
+  const centered = b.op('Sub', [x, mean]);
+  const variance = reduceOver(b, opset, 'ReduceMean', b.op('Mul', [centered, centered]), axes, 1);
+  const invStd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, eps])])], {}, 'bn_inv_std');
+  const xhat = b.op('Mul', [centered, invStd], {}, 'bn_xhat');
+  const sumDy = reduceOver(b, opset, 'ReduceSum', dy, axes, 1);
+  const sumDyXhat = reduceOver(b, opset, 'ReduceSum', b.op('Mul', [dy, xhat]), axes, 1);
+  let dx: string | undefined;
+  if (ctx.needs(0)) {
+    const m = valuesPerChannel(b, x, ctx.info(x).shape!, gamma);
+    const inner = b.op('Sub', [b.op('Sub', [dy, b.op('Div', [sumDy, m])]), b.op('Mul', [xhat, b.op('Div', [sumDyXhat, m])])]);
+    dx = b.op('Mul', [b.op('Mul', [perChannelView(b, gamma, rank), invStd]), inner]);
+  }
+  const flat = (t: string) => b.op('Reshape', [t, b.ints([-1])]);
+  return [dx, ctx.needs(1) ? flat(sumDyXhat) : undefined, ctx.needs(2) ? flat(sumDy) : undefined];
+}
+
+/**
+ * Inference mode, running statistics μ, v fixed:
+ *   Y = γ·(X−μ)/√(v+ε) + β
+ * ⇒ dX = dY·γ/√(v+ε),  dγ = Σ_A dY·(X−μ)/√(v+ε),  dβ = Σ_A dY.
+ */
+function inferenceGrad(ctx: GradContext, rank: number): (string | undefined)[] {
+  const { b, opset, node } = ctx;
+  const x = ctx.x(0);
+  const dy = ctx.dy(0)!;
+  const axes = batchAxes(rank);
+  const invStd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [ctx.x(4), b.scalar(attrFloat(node, 'epsilon', 1e-5))])])], {}, 'bn_inv_std');
+  const dx = ctx.needs(0) ? b.op('Mul', [dy, perChannelView(b, b.op('Mul', [ctx.x(1), invStd]), rank)]) : undefined;
+  let dgamma: string | undefined;
+  if (ctx.needs(1)) {
+    const xhat = b.op('Mul', [b.op('Sub', [x, perChannelView(b, ctx.x(3), rank)]), perChannelView(b, invStd, rank)], {}, 'bn_xhat');
+    dgamma = reduceOver(b, opset, 'ReduceSum', b.op('Mul', [dy, xhat]), axes, 0);
+  }
+  const dbeta = ctx.needs(2) ? reduceOver(b, opset, 'ReduceSum', dy, axes, 0) : undefined;
+  return [dx, dgamma, dbeta];
+}
+
+export const normalizationRules: RuleTable = {
+  BatchNormalization: { infer: batchNormInfer, grad: batchNormGrad, nondiff: [3, 4] },
+};
