@@ -12,6 +12,8 @@ export interface Dataset {
   /** Class indices (classification) or targets (regression), size × targetWidth. */
   readonly labels: Int32Array | Float32Array;
   readonly targetWidth: number;
+  /** Class names by index, where the source has them (CSV string labels). */
+  readonly classNames?: readonly string[];
 }
 
 /** A batch gathered from a dataset in the given sample order. */
