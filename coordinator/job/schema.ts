@@ -1,0 +1,131 @@
+/**
+ * The job file (`coordinator start --config job.yaml`): every field, its default, and its check.
+ * Field names are snake_case in YAML; `loadJob` gives back validated, defaulted values.
+ */
+import { z } from 'zod';
+import { duration } from '../../shared/config/duration.js';
+import { datasetConfigSchema } from '../../shared/data/schema.js';
+
+const positiveInt = z.number().int().positive();
+const nonNegative = z.number().nonnegative();
+
+export const modelSchema = z
+  .object({
+    /** 'default' (the bundled MLP), a path to a model spec (.json/.yaml), or an inline spec. */
+    spec: z.union([z.string().min(1), z.record(z.string(), z.unknown())]).optional(),
+    /** A forward ONNX model (e.g. exported by torch.onnx.export) instead of a spec. */
+    onnx: z.string().min(1).optional(),
+    loss: z.enum(['cross-entropy', 'mse', 'bce']).default('cross-entropy'),
+    logits: z.string().min(1).optional(),
+    labels: z.string().min(1).default('labels'),
+    freeze: z.string().min(1).optional(),
+    label_smoothing: z.number().min(0).max(1).default(0),
+  })
+  .strict()
+  .refine((m) => !(m.spec !== undefined && m.onnx !== undefined), { error: 'give either spec or onnx, not both' })
+  .transform((m) => (m.spec === undefined && m.onnx === undefined ? { ...m, spec: 'default' as const } : m));
+
+export const optimizerSchema = z
+  .object({
+    kind: z.enum(['sgd', 'momentum', 'nesterov', 'adam', 'adamw']).default('adam'),
+    lr: z.number().positive().default(0.001),
+    momentum: z.number().min(0).max(1).default(0.9),
+    beta1: z.number().min(0).lt(1).default(0.9),
+    beta2: z.number().min(0).lt(1).default(0.999),
+    eps: z.number().positive().default(1e-8),
+    /** L2 (coupled for sgd/momentum/nesterov/adam, decoupled for adamw). */
+    weight_decay: nonNegative.default(0),
+    l1: nonNegative.default(0),
+    /** Parameters whose name matches get no weight decay / L1. Default: biases and norm params. */
+    no_decay: z.string().optional(),
+    decay_biases: z.boolean().default(false),
+  })
+  .strict();
+
+export const scheduleSchema = z
+  .object({
+    kind: z.enum(['constant', 'step', 'cosine']).default('constant'),
+    step_size: positiveInt.optional(),
+    gamma: z.number().positive().default(0.1),
+    min_lr: nonNegative.default(0),
+    warmup_steps: z.number().int().nonnegative().default(0),
+  })
+  .strict()
+  .refine((s) => s.kind !== 'step' || s.step_size !== undefined, { error: 'step schedule needs step_size', path: ['step_size'] });
+
+export const clipSchema = z
+  .object({
+    max_norm: z.number().positive().optional(),
+    value: z.number().positive().optional(),
+  })
+  .strict();
+
+export const evalSchema = z
+  .object({
+    /** 'epoch' or a number of steps. */
+    every: z.union([z.literal('epoch'), positiveInt]).default('epoch'),
+    batch: positiveInt.default(500),
+  })
+  .strict();
+
+export const earlyStoppingSchema = z
+  .object({
+    monitor: z.enum(['val_loss', 'val_accuracy']).default('val_loss'),
+    mode: z.enum(['min', 'max']).optional(),
+    patience: z.number().int().nonnegative().default(3),
+    min_delta: nonNegative.default(0),
+    restore_best: z.boolean().default(true),
+  })
+  .strict()
+  .transform((e) => ({ ...e, mode: e.mode ?? (e.monitor === 'val_loss' ? ('min' as const) : ('max' as const)) }));
+
+export const checkpointSchema = z
+  .object({
+    every_steps: positiveInt.default(100),
+    keep: positiveInt.default(2),
+  })
+  .strict();
+
+export const workersSchema = z
+  .object({
+    lease: duration.default(15_000),
+    heartbeat: duration.default(2_000),
+    /** A job with no workers for this long says so (and keeps waiting, loudly). */
+    wait_warning: duration.default(30_000),
+    /** onnxruntime intra-op threads on every worker (same everywhere: results stay bit-identical). */
+    threads: positiveInt.default(1),
+    compression: z.enum(['none', 'fp16', 'int8']).default('none'),
+  })
+  .strict();
+
+export const batchSchema = z
+  .object({
+    global: positiveInt.default(128),
+    micro: positiveInt.default(32),
+  })
+  .strict()
+  .refine((b) => b.micro <= b.global, { error: 'micro must be <= global', path: ['micro'] });
+
+export const jobSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, { error: 'must be letters, digits, ., _ or -' }).default('job'),
+    seed: z.number().int().default(42),
+    run_dir: z.string().min(1).optional(),
+    model: modelSchema.prefault({ spec: 'default' }),
+    data: datasetConfigSchema.prefault({ source: 'digits' }),
+    batch: batchSchema.prefault({}),
+    epochs: positiveInt.default(10),
+    max_steps: positiveInt.optional(),
+    optimizer: optimizerSchema.prefault({}),
+    schedule: scheduleSchema.prefault({}),
+    clip: clipSchema.default({}),
+    eval: evalSchema.prefault({}),
+    early_stopping: earlyStoppingSchema.optional(),
+    checkpoint: checkpointSchema.prefault({}),
+    workers: workersSchema.prefault({}),
+    max_consecutive_skips: positiveInt.default(5),
+  })
+  .strict();
+
+export type JobConfig = z.output<typeof jobSchema>;
+export type JobInput = z.input<typeof jobSchema>;
