@@ -91,8 +91,14 @@ export interface TrainingGraph {
   inputs: TensorSpec[];
   labels: TensorSpec[];
   dropoutMasks: DropoutMaskSpec[];
-  /** Output names. */
-  outputs: { loss: string; headLosses: string[]; correct?: string; inputGrads: string[] };
+  /**
+   * Output names. `headNormalizers[k]` (`normalizer:<head>`) is the scalar that head k's summed
+   * loss divides by to give PyTorch's mean (label count, element count for mse/bce, Σ w_{y_i} for
+   * class-weighted cross-entropy): with reduction 'sum', adding sums and normalizers over
+   * micro-batches gives the exact mean of the whole batch. `correct` counts argmax == label for
+   * the first cross-entropy head.
+   */
+  outputs: { loss: string; headLosses: string[]; headNormalizers: string[]; correct?: string; inputGrads: string[] };
   reduction: 'mean' | 'sum';
 }
 
@@ -103,5 +109,9 @@ export interface EvalGraph {
   buffers: string[];
   inputs: TensorSpec[];
   labels: TensorSpec[];
-  outputs: { loss: string; headLosses: string[]; correct?: string };
+  /**
+   * `loss` and `headLosses` are sums over the batch (never means), so shards add exactly;
+   * `headNormalizers` as in TrainingGraph; `logits` are the heads' forward outputs (predictions).
+   */
+  outputs: { loss: string; headLosses: string[]; headNormalizers: string[]; correct?: string; logits: string[] };
 }

@@ -1,0 +1,23 @@
+/**
+ * The `gradfleet` command and its subcommands. Each subcommand lives in its own file and
+ * registers itself on the root command; add new ones (train, bench...) to SUBCOMMANDS.
+ */
+import { Command } from '@commander-js/extra-typings';
+import { registerCompileCommand } from './compile-command.js';
+import { registerTrainCommand } from './train.js';
+import { registerBenchCommand } from './bench.js';
+
+/** Adds one subcommand to the root `gradfleet` command. */
+export type RegisterSubcommand = (program: Command) => void;
+
+const SUBCOMMANDS: readonly RegisterSubcommand[] = [registerCompileCommand, registerTrainCommand, registerBenchCommand];
+
+/** A fresh root command with every subcommand registered (fresh per call, so tests can parse twice). */
+export function buildProgram(): Command {
+  const program = new Command('gradfleet')
+    .description('distributed data-parallel training with gradients compiled into ONNX')
+    .version('0.1.0')
+    .showHelpAfterError();
+  for (const register of SUBCOMMANDS) register(program);
+  return program;
+}
