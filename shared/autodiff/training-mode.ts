@@ -6,8 +6,14 @@
  *                      output (the gradient rule reuses it). 'mask-input': the node becomes
  *                      Y = (X·M)/(1−p) with M a float 0/1 graph input `dropout_mask:<node>`
  *                      that the caller fills from a seed, so training is bit-reproducible.
- *   BatchNormalization training_mode=1 (batch statistics), and new running statistics computed
- *                      explicitly with PyTorch's semantics (below), listed in `stateUpdates`.
+ *   BatchNormalization is replaced by its training-mode computation in standard ops (batch
+ *                      statistics; emitBatchNormTraining in rules/batch-stats.ts), which the
+ *                      generic rules differentiate, and new running statistics computed from the
+ *                      same batch mean and variance with PyTorch's semantics (below), listed in
+ *                      `stateUpdates`. onnxruntime's training-mode BatchNormalization is never
+ *                      used: it writes its running-statistics update into the memory of the
+ *                      running mean/var it was fed, which a worker reuses for the next batch, and
+ *                      the update below would then read already-updated values.
  *   MaxPool            gets its Indices output, so the backward scatter reuses the forward's argmax.
  * toEvalMode turns a graph exported in training mode into inference form.
  *
@@ -28,7 +34,8 @@
  * Running statistics, PyTorch semantics, with m_t = 1 − ONNX momentum and n values per channel:
  *   running_mean ← (1−m_t)·running_mean + m_t·mean_batch
  *   running_var  ← (1−m_t)·running_var  + m_t·Σ(X−mean_batch)²/(n−1)   (UNBIASED batch variance)
- * ONNX's own training-mode outputs use the biased variance, so they are computed here instead.
+ * (ONNX's own training-mode outputs use the biased variance.) The running mean/var inputs are read
+ * by these two updates only, so the fed buffers are never written.
  */
 import { NodeProto, type GraphProto, type TensorProto } from '../proto/gen/onnx.js';
 import type { GraphBuilder } from '../onnx/builder.js';
@@ -37,7 +44,7 @@ import { DEFAULT_OPSET, valueInfo } from '../onnx/model.js';
 import { isKnown, formatShape } from '../onnx/shapes.js';
 import { DT, boolTensor } from '../onnx/tensor.js';
 import { inferGraph, type GraphFacts } from './infer.js';
-import { batchAxes, reduceOver, valuesPerChannel } from './rules/batch-stats.js';
+import { batchAxes, emitBatchNormTraining, valuesPerChannel } from './rules/batch-stats.js';
 import { batchNormUsesBatchStats } from './rules/normalization.js';
 import { DEFAULT_DROPOUT_RATIO, dropoutKeepProbability } from './rules/dropout.js';
 import { CompileError } from './errors.js';
@@ -102,6 +109,7 @@ export function toTrainingMode(graph: GraphProto, b: GraphBuilder, opts: Trainin
         break;
       case 'BatchNormalization':
         batchNormToTraining(ctx, node);
+        replaced = true;
         break;
       case 'MaxPool':
         maxPoolWithIndices(ctx, node);
@@ -172,11 +180,12 @@ function dropoutToTraining(ctx: RewriteContext, node: NodeProto): boolean {
   return true;
 }
 
+/** Emits the node's training-mode replacement (Y under the node's own output name) and its running-statistics updates. */
 function batchNormToTraining(ctx: RewriteContext, node: NodeProto): void {
   const { b, opset } = ctx;
   const label = nodeLabel(node);
-  const [x, , , mean, variance] = node.input;
-  if (!x || !mean || !variance) throw new CompileError(`BatchNormalization node '${label}' lacks its input X, running mean or running var`);
+  const [x, scale, bias, mean, variance] = node.input;
+  if (!x || !scale || !bias || !mean || !variance) throw new CompileError(`BatchNormalization node '${label}' lacks one of its inputs X, scale, B, running mean, running var`);
   const xShape = ctx.facts.info.get(x)?.shape;
   if (!xShape || xShape.length < 2) throw new CompileError(`BatchNormalization node '${label}': X ('${x}') must be [N, C, spatial...] of known rank, got ${formatShape(xShape)}`);
   for (const buffer of [mean, variance])
@@ -185,28 +194,25 @@ function batchNormToTraining(ctx: RewriteContext, node: NodeProto): void {
   oldOutputs.forEach((o, k) => {
     if (k >= 2 && o && ctx.referenced.has(o)) throw new CompileError(`BatchNormalization node '${label}': its saved batch statistic output '${o}' is used by the graph; gradfleet recomputes batch statistics and cannot provide it`);
   });
+  const averaged = batchAxes(xShape.length).map((a) => xShape[a]!);
+  const count = averaged.every(isKnown) ? averaged.reduce((p, d) => p * d, 1) : undefined;
+  if (count !== undefined && count < 2) throw new CompileError(`BatchNormalization node '${label}': training needs more than one value per channel, X is ${formatShape(xShape)}`);
 
-  // onnxruntime's BatchNormalization-15 insists on all three outputs in training mode; ours
-  // replace its running statistics (they use the biased variance), so its own go unread.
-  const y = node.output[0]!;
-  node.output = [y, b.fresh(`${y}_ort_running_mean`), b.fresh(`${y}_ort_running_var`)];
-  node.attribute = withAttributes(node, { training_mode: 1 });
-
-  const n = valuesPerChannel(b, x, xShape, mean);
-  const axes = batchAxes(xShape.length);
-  const averaged = axes.map((a) => xShape[a]!);
-  if (averaged.every(isKnown) && averaged.reduce((p, d) => p * d, 1) < 2) throw new CompileError(`BatchNormalization node '${label}': training needs more than one value per channel, X is ${formatShape(xShape)}`);
-  const meanKeep = reduceOver(b, opset, 'ReduceMean', x, axes, 1);
-  const centered = b.op('Sub', [x, meanKeep]);
-  const batchMean = b.op('Reshape', [meanKeep, b.ints([-1])], {}, 'bn_batch_mean');
-  const squares = reduceOver(b, opset, 'ReduceSum', b.op('Mul', [centered, centered]), axes, 0);
-  const unbiasedVar = b.op('Div', [squares, b.op('Sub', [n, b.scalar(1)])], {}, 'bn_batch_var_unbiased');
+  const batch = emitBatchNormTraining(b, opset, { x, rank: xShape.length, scale, bias, epsilon: attrFloat(node, 'epsilon', 1e-5), y: node.output[0]! });
+  // PyTorch's running variance takes the unbiased batch variance: σ²·m/(m−1), m values per channel.
+  let correction: string;
+  if (count !== undefined) correction = b.scalar(count / (count - 1));
+  else {
+    const m = valuesPerChannel(b, x, xShape, mean);
+    correction = b.op('Div', [m, b.op('Sub', [m, b.scalar(1)])]);
+  }
+  const unbiasedVar = b.op('Mul', [batch.variance, correction], {}, 'bn_batch_var_unbiased');
 
   const keepOld = attrFloat(node, 'momentum', 0.9);
   const keepOldC = b.scalar(keepOld);
   const takeNewC = b.scalar(Math.fround(1 - keepOld));
-  const blend = (running: string, batch: string, hint: string) => b.op('Add', [b.op('Mul', [running, keepOldC]), b.op('Mul', [batch, takeNewC])], {}, hint);
-  const newMean = blend(mean, batchMean, 'bn_running_mean_next');
+  const blend = (running: string, fromBatch: string, hint: string) => b.op('Add', [b.op('Mul', [running, keepOldC]), b.op('Mul', [fromBatch, takeNewC])], {}, hint);
+  const newMean = blend(mean, batch.mean, 'bn_running_mean_next');
   const newVar = blend(variance, unbiasedVar, 'bn_running_var_next');
   ctx.rewrite.stateUpdates.push({ buffer: mean, output: newMean }, { buffer: variance, output: newVar });
   // Consumers of the exported running-statistics outputs (torch leaves them unread) get ours.

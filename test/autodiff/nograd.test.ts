@@ -38,6 +38,24 @@ describe('shape inference through torch shape arithmetic', () => {
     });
   }
 
+  // torch 1.13 writes the -1 of view(x.size(0), -1) as a scalar Constant node and unsqueezes it:
+  // its value reaches Unsqueeze only through the graph's constants, not through the input's info.
+  it('keeps the -1 through Unsqueeze and Squeeze of Constant nodes, as torch 1.13 exports view(x.size(0), -1)', () => {
+    const b = new GraphBuilder(['X']);
+    const constant = (dims: number[], values: number[]) => b.add('Constant', [], { value: int64Tensor('', dims, values) }, 1)[0]!;
+    const n = b.op('Gather', [b.op('Shape', ['X']), constant([], [0])], { axis: 0 });
+    const minusOne = b.op('Unsqueeze', [constant([], [-1]), b.ints([0])]);
+    const target = b.op('Concat', [b.op('Unsqueeze', [n, b.ints([0])]), minusOne], { axis: 0 });
+    const y = b.op('Reshape', ['X', target]);
+    const squeezed = b.op('Squeeze', [constant([1], [-1]), b.ints([0])]);
+    const graph = GraphProto.fromPartial({ node: b.nodes, initializer: b.initializers, input: [valueInfo('X', DT.FLOAT, ['N', 2, 3, 4])] });
+    const facts = inferGraph(graph, DEFAULT_OPSET);
+    expect(facts.constants.get(minusOne)).toEqual([-1]);
+    expect(facts.constants.get(squeezed)).toEqual([-1]);
+    expect(facts.info.get(target)?.dimValues).toEqual(['N', -1]);
+    expect(facts.info.get(y)?.shape).toEqual(['N', 24]);
+  });
+
   it('folds Shape of a static tensor, and Flatten keeps a symbolic batch dim', () => {
     const b = new GraphBuilder(['X', 'S']);
     const s = b.op('Shape', ['S']);

@@ -9,8 +9,10 @@ import { linearRules } from './linear.js';
 import { convRules } from './conv.js';
 import { poolRules } from './pool.js';
 import { normalizationRules } from './normalization.js';
+import { layerNormRules } from './layernorm.js';
 import { dropoutRules } from './dropout.js';
 import { shapeRules } from './shape.js';
+import { padRules } from './pad.js';
 import { noGradRules } from './nograd.js';
 
-for (const rules of [arithmeticRules, reduceRules, activationRules, mathRules, softmaxRules, linearRules, convRules, poolRules, normalizationRules, dropoutRules, shapeRules, noGradRules]) registerRules(rules);
+for (const rules of [arithmeticRules, reduceRules, activationRules, mathRules, softmaxRules, linearRules, convRules, poolRules, normalizationRules, layerNormRules, dropoutRules, shapeRules, padRules, noGradRules]) registerRules(rules);

@@ -1,15 +1,17 @@
 /**
- * Shape and gradient rules for BatchNormalization, in training mode (batch statistics, closed-form
- * backward) and in inference mode (fixed running statistics: an affine map per channel).
- * The running mean and var inputs are buffers: no gradient flows into them (`nondiff`), and the
- * running-statistics outputs of training mode are state updates, never differentiated.
+ * Shape and gradient rules for BatchNormalization. The gradient rule covers inference mode
+ * (fixed running statistics: an affine map per channel). Training mode (batch statistics) never
+ * reaches it: toTrainingMode (training-mode.ts) replaces such a node by standard ops
+ * (emitBatchNormTraining) that the generic rules differentiate, because onnxruntime's
+ * training-mode kernel writes its running-statistics update into the running mean/var it is fed.
+ * The running mean and var inputs are buffers: no gradient flows into them (`nondiff`).
  */
 import type { RuleTable, InferContext, GradContext } from '../registry.js';
 import type { NodeProto } from '../../proto/gen/onnx.js';
 import { attrFloat, attrInt, hasAttr } from '../../onnx/attributes.js';
 import type { TensorInfo } from '../../onnx/shapes.js';
 import { need } from './common.js';
-import { batchAxes, perChannelView, reduceOver, valuesPerChannel } from './batch-stats.js';
+import { batchAxes, perChannelView, reduceOver } from './batch-stats.js';
 import { GradientError } from '../errors.js';
 
 /**
@@ -32,42 +34,16 @@ function batchNormInfer(ctx: InferContext): TensorInfo[] {
 
 function batchNormGrad(ctx: GradContext): (string | undefined)[] {
   const { node } = ctx;
+  if (batchNormUsesBatchStats(node))
+    throw new GradientError(
+      node.opType,
+      node.name,
+      'it normalises with batch statistics (training mode); compile the graph with toTrainingMode (compileTraining does), which writes it out in standard ops and updates the running statistics without onnxruntime writing into the fed buffers',
+    );
   if (!ctx.dy(0)) throw new GradientError(node.opType, node.name, 'the loss depends only on its running-statistics outputs, which are buffers and are not differentiated');
   const rank = ctx.info(ctx.x(0)).shape?.length;
   if (rank === undefined || rank < 2) throw new GradientError(node.opType, node.name, `X must be [N, C, spatial...] of known rank, got rank ${rank ?? 'unknown'}`);
-  return batchNormUsesBatchStats(node) ? trainingGrad(ctx, rank) : inferenceGrad(ctx, rank);
-}
-
-/**
- * Training mode, statistics over A = {N, spatial axes}, m = |A| values per channel:
- *   μ = mean_A X,  σ² = mean_A (X−μ)² (biased),  x̂ = (X−μ)/√(σ²+ε),  Y = γ·x̂ + β
- * ⇒ dβ = Σ_A dY,  dγ = Σ_A dY·x̂,
- *   dX = γ/√(σ²+ε) · (dY − dβ/m − x̂·dγ/m)
- * (μ and σ² depend on X; differentiating through them gives the two mean terms).
- * The batch statistics are recomputed here: BatchNormalization-15 does not output them.
- */
-function trainingGrad(ctx: GradContext, rank: number): (string | undefined)[] {
-  const { b, opset, node } = ctx;
-  const x = ctx.x(0);
-  const gamma = ctx.x(1);
-  const dy = ctx.dy(0)!;
-  const axes = batchAxes(rank);
-  const eps = b.scalar(attrFloat(node, 'epsilon', 1e-5));
-  const mean = reduceOver(b, opset, 'ReduceMean', x, axes, 1);
-  const centered = b.op('Sub', [x, mean]);
-  const variance = reduceOver(b, opset, 'ReduceMean', b.op('Mul', [centered, centered]), axes, 1);
-  const invStd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, eps])])], {}, 'bn_inv_std');
-  const xhat = b.op('Mul', [centered, invStd], {}, 'bn_xhat');
-  const sumDy = reduceOver(b, opset, 'ReduceSum', dy, axes, 1);
-  const sumDyXhat = reduceOver(b, opset, 'ReduceSum', b.op('Mul', [dy, xhat]), axes, 1);
-  let dx: string | undefined;
-  if (ctx.needs(0)) {
-    const m = valuesPerChannel(b, x, ctx.info(x).shape!, gamma);
-    const inner = b.op('Sub', [b.op('Sub', [dy, b.op('Div', [sumDy, m])]), b.op('Mul', [xhat, b.op('Div', [sumDyXhat, m])])]);
-    dx = b.op('Mul', [b.op('Mul', [perChannelView(b, gamma, rank), invStd]), inner]);
-  }
-  const flat = (t: string) => b.op('Reshape', [t, b.ints([-1])]);
-  return [dx, ctx.needs(1) ? flat(sumDyXhat) : undefined, ctx.needs(2) ? flat(sumDy) : undefined];
+  return inferenceGrad(ctx, rank);
 }
 
 /**

@@ -98,7 +98,9 @@ function transposeInfer(ctx: InferContext): TensorInfo[] {
 
 function squeezeInfer(ctx: InferContext): TensorInfo[] {
   const x = need(ctx, 0);
-  const keep = (shape: Shape | undefined): TensorInfo[] => [withElements({ elemType: x.elemType, shape }, x.value ?? x.dimValues)];
+  // elementsOf, not x.value: a Constant's values reach the rule through ctx.constant only.
+  const elements = elementsOf(ctx, 0);
+  const keep = (shape: Shape | undefined): TensorInfo[] => [withElements({ elemType: x.elemType, shape }, elements)];
   if (!x.shape) return keep(undefined);
   const axesGiven = !!ctx.node.input[1];
   const axes = elementsOf(ctx, 1);
@@ -128,7 +130,8 @@ function unsqueezeInfer(ctx: InferContext): TensorInfo[] {
       shape = Array.from({ length: rank }, (_, i) => (norm.includes(i) ? 1 : rest.shift()!));
     }
   }
-  return [withElements({ elemType: x.elemType, shape }, x.value ?? x.dimValues)];
+  // elementsOf, not x.value: Unsqueeze(Constant(−1)) in torch's view(x.size(0), −1) must keep the −1.
+  return [withElements({ elemType: x.elemType, shape }, elementsOf(ctx, 0))];
 }
 
 function concatInfer(ctx: InferContext): TensorInfo[] {
