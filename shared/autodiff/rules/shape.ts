@@ -74,7 +74,7 @@ function flattenInfer(ctx: InferContext): TensorInfo[] {
   const axis = attrInt(ctx.node, 'axis', 1);
   const a = axis < 0 ? axis + r : axis;
   if (a < 0 || a > r) throw new Error(`axis ${axis} is out of range for rank ${r}`);
-  return [withElements({ elemType: x.elemType, shape: [dimProduct(x.shape.slice(0, a)), dimProduct(x.shape.slice(a))] }, x.value ?? x.dimValues)];
+  return [withElements({ elemType: x.elemType, shape: [dimProduct(x.shape.slice(0, a)), dimProduct(x.shape.slice(a))] }, elementsOf(ctx, 0))];
 }
 
 function reshapeInfer(ctx: InferContext): TensorInfo[] {
@@ -86,7 +86,7 @@ function reshapeInfer(ctx: InferContext): TensorInfo[] {
     const rank = lengthOf(ctx.input(1));
     shape = rank === undefined ? undefined : new Array<Dim>(rank).fill(UNKNOWN);
   }
-  return [withElements({ elemType: x.elemType, shape }, x.value ?? x.dimValues)];
+  return [withElements({ elemType: x.elemType, shape }, elementsOf(ctx, 0))];
 }
 
 function transposeInfer(ctx: InferContext): TensorInfo[] {
@@ -232,7 +232,7 @@ function sliceInfer(ctx: InferContext): TensorInfo[] {
     else shape[a] = coversWholeAxis(args.starts[k]!, args.ends[k]!, args.steps[k]!) ? d : UNKNOWN;
   });
   let elements: Dim[] | undefined;
-  const xs = x.value ?? x.dimValues;
+  const xs = elementsOf(ctx, 0);
   if (xs && rank === 1 && isKnown(x.shape[0]!)) {
     const r = sliceRange(xs.length, args.starts[0]!, args.ends[0]!, args.steps[0]!);
     elements = Array.from({ length: r.length }, (_, i) => xs[r.start + i * r.step]!);
@@ -268,7 +268,7 @@ function gatherInfer(ctx: InferContext): TensorInfo[] {
   const axis = normAxis(attrInt(ctx.node, 'axis', 0), x.shape.length);
   const shape = [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)];
   let elements: Dim[] | undefined;
-  const xs = x.value ?? x.dimValues;
+  const xs = elementsOf(ctx, 0);
   const is = elementsOf(ctx, 1);
   if (xs && is && x.shape.length === 1) {
     elements = is.map((i) => {

@@ -160,6 +160,8 @@ export interface Task {
   attempt: number;
   /** EVAL: "validation", "test" or "oob" */
   evalSplit: string;
+  /** the run's phase this task belongs to ("train:<step>", "eval:<split>:<step>") */
+  phase: string;
 }
 
 export interface TaskRequest {
@@ -167,6 +169,17 @@ export interface TaskRequest {
   jobId: string;
   /** how long the coordinator may hold the call when no task is ready */
   waitMs: number;
+  /**
+   * Tasks the worker holds (assigned, result not yet answered). The coordinator hands back any
+   * other task it thinks this worker holds: a reply lost on the way never strands a task.
+   */
+  holding: TaskRef[];
+}
+
+export interface TaskRef {
+  runId: number;
+  phase: string;
+  microbatch: number;
 }
 
 export interface TaskReply {
@@ -198,6 +211,8 @@ export interface ResultHeader {
   hasCorrect: boolean;
   computeMs: number;
   codec: string;
+  /** copied from the Task: (run_id, phase, microbatch) is the result's key */
+  phase: string;
 }
 
 export interface ResultChunk {
@@ -1185,6 +1200,7 @@ function createBaseTask(): Task {
     maskSeed: 0,
     attempt: 0,
     evalSplit: "",
+    phase: "",
   };
 }
 
@@ -1219,6 +1235,9 @@ export const Task: MessageFns<Task> = {
     }
     if (message.evalSplit !== "") {
       writer.uint32(82).string(message.evalSplit);
+    }
+    if (message.phase !== "") {
+      writer.uint32(90).string(message.phase);
     }
     return writer;
   },
@@ -1316,6 +1335,14 @@ export const Task: MessageFns<Task> = {
             message.evalSplit = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.phase = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1364,6 +1391,7 @@ export const Task: MessageFns<Task> = {
         : isSet(object.eval_split)
         ? globalThis.String(object.eval_split)
         : "",
+      phase: isSet(object.phase) ? globalThis.String(object.phase) : "",
     };
   },
 
@@ -1399,6 +1427,9 @@ export const Task: MessageFns<Task> = {
     if (message.evalSplit !== "") {
       obj.evalSplit = message.evalSplit;
     }
+    if (message.phase !== "") {
+      obj.phase = message.phase;
+    }
     return obj;
   },
 
@@ -1417,12 +1448,13 @@ export const Task: MessageFns<Task> = {
     message.maskSeed = object.maskSeed ?? 0;
     message.attempt = object.attempt ?? 0;
     message.evalSplit = object.evalSplit ?? "";
+    message.phase = object.phase ?? "";
     return message;
   },
 };
 
 function createBaseTaskRequest(): TaskRequest {
-  return { workerId: "", jobId: "", waitMs: 0 };
+  return { workerId: "", jobId: "", waitMs: 0, holding: [] };
 }
 
 export const TaskRequest: MessageFns<TaskRequest> = {
@@ -1435,6 +1467,9 @@ export const TaskRequest: MessageFns<TaskRequest> = {
     }
     if (message.waitMs !== 0) {
       writer.uint32(24).int32(message.waitMs);
+    }
+    for (const v of message.holding) {
+      TaskRef.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -1476,6 +1511,14 @@ export const TaskRequest: MessageFns<TaskRequest> = {
             message.waitMs = reader.int32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.holding.push(TaskRef.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1505,6 +1548,7 @@ export const TaskRequest: MessageFns<TaskRequest> = {
         : isSet(object.wait_ms)
         ? globalThis.Number(object.wait_ms)
         : 0,
+      holding: globalThis.Array.isArray(object?.holding) ? object.holding.map((e: any) => TaskRef.fromJSON(e)) : [],
     };
   },
 
@@ -1519,6 +1563,9 @@ export const TaskRequest: MessageFns<TaskRequest> = {
     if (message.waitMs !== 0) {
       obj.waitMs = Math.round(message.waitMs);
     }
+    if (message.holding?.length) {
+      obj.holding = message.holding.map((e) => TaskRef.toJSON(e));
+    }
     return obj;
   },
 
@@ -1530,6 +1577,112 @@ export const TaskRequest: MessageFns<TaskRequest> = {
     message.workerId = object.workerId ?? "";
     message.jobId = object.jobId ?? "";
     message.waitMs = object.waitMs ?? 0;
+    message.holding = object.holding?.map((e) => TaskRef.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTaskRef(): TaskRef {
+  return { runId: 0, phase: "", microbatch: 0 };
+}
+
+export const TaskRef: MessageFns<TaskRef> = {
+  encode(message: TaskRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== 0) {
+      writer.uint32(8).int32(message.runId);
+    }
+    if (message.phase !== "") {
+      writer.uint32(18).string(message.phase);
+    }
+    if (message.microbatch !== 0) {
+      writer.uint32(24).int32(message.microbatch);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.runId = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.phase = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.microbatch = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskRef {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.Number(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.Number(object.run_id)
+        : 0,
+      phase: isSet(object.phase) ? globalThis.String(object.phase) : "",
+      microbatch: isSet(object.microbatch) ? globalThis.Number(object.microbatch) : 0,
+    };
+  },
+
+  toJSON(message: TaskRef): unknown {
+    const obj: any = {};
+    if (message.runId !== 0) {
+      obj.runId = Math.round(message.runId);
+    }
+    if (message.phase !== "") {
+      obj.phase = message.phase;
+    }
+    if (message.microbatch !== 0) {
+      obj.microbatch = Math.round(message.microbatch);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TaskRef>, I>>(base?: I): TaskRef {
+    return TaskRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskRef>, I>>(object: I): TaskRef {
+    const message = createBaseTaskRef();
+    message.runId = object.runId ?? 0;
+    message.phase = object.phase ?? "";
+    message.microbatch = object.microbatch ?? 0;
     return message;
   },
 };
@@ -1655,6 +1808,7 @@ function createBaseResultHeader(): ResultHeader {
     hasCorrect: false,
     computeMs: 0,
     codec: "",
+    phase: "",
   };
 }
 
@@ -1705,6 +1859,9 @@ export const ResultHeader: MessageFns<ResultHeader> = {
     }
     if (message.codec !== "") {
       writer.uint32(114).string(message.codec);
+    }
+    if (message.phase !== "") {
+      writer.uint32(122).string(message.phase);
     }
     return writer;
   },
@@ -1844,6 +2001,14 @@ export const ResultHeader: MessageFns<ResultHeader> = {
             message.codec = reader.string();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.phase = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1900,6 +2065,7 @@ export const ResultHeader: MessageFns<ResultHeader> = {
         ? globalThis.Number(object.compute_ms)
         : 0,
       codec: isSet(object.codec) ? globalThis.String(object.codec) : "",
+      phase: isSet(object.phase) ? globalThis.String(object.phase) : "",
     };
   },
 
@@ -1947,6 +2113,9 @@ export const ResultHeader: MessageFns<ResultHeader> = {
     if (message.codec !== "") {
       obj.codec = message.codec;
     }
+    if (message.phase !== "") {
+      obj.phase = message.phase;
+    }
     return obj;
   },
 
@@ -1969,6 +2138,7 @@ export const ResultHeader: MessageFns<ResultHeader> = {
     message.hasCorrect = object.hasCorrect ?? false;
     message.computeMs = object.computeMs ?? 0;
     message.codec = object.codec ?? "";
+    message.phase = object.phase ?? "";
     return message;
   },
 };
