@@ -1,0 +1,8 @@
+/** Every benchmark section, in the order `gradfleet bench` runs them. Add a section: one file, one line. */
+import type { BenchSection } from '../section.js';
+import { gradientStepSection } from './gradient-step.js';
+import { torchReferenceSection } from './torch-reference.js';
+import { localLoopSection } from './local-loop.js';
+import { aggregateUpdateSection } from './aggregate-update.js';
+
+export const SECTIONS: readonly BenchSection[] = [gradientStepSection, torchReferenceSection, localLoopSection, aggregateUpdateSection];
