@@ -16,6 +16,7 @@ import { OrderedSum, reduceStep } from '../aggregate/index.js';
 import { maskSeed } from '../../shared/engine/dropout-masks.js';
 import { decideEarlyStop, initialEarlyStopping, type EarlyStoppingState } from './early-stopping.js';
 import type { RunDirectory, StepMetrics } from './outputs.js';
+import { saveCheckpoint } from '../checkpoint.js';
 
 export interface RunSetup {
   id: number;
@@ -32,6 +33,30 @@ export interface RunSetup {
   out: RunDirectory;
   log: Logger;
   now: () => number;
+  /** Bytes of the inference model (model.onnx) for trained params/buffers, by name. */
+  exportModel?: (params: Map<string, Float32Array>, buffers: Map<string, Float32Array>) => Uint8Array;
+  /** Extra fields for summary.json (worker count...). */
+  summaryExtras?: () => Record<string, unknown>;
+}
+
+/** What a checkpoint's JSON part holds (tensors: params, buffers, optimizer slots, best params/buffers). */
+export interface RunCheckpointMeta {
+  run: string;
+  globalStep: number;
+  epoch: number;
+  stepInEpoch: number;
+  version: number;
+  stage: 'train' | 'final' | 'done' | 'failed';
+  next: 'train' | 'validation' | 'finish';
+  stopReason: string;
+  earlyStopping: EarlyStoppingState;
+  bestStep: number | null;
+  consecutiveSkips: number;
+  skipped: number;
+  lastValidation: EvalSums | null;
+  epochLog: RunSummary['epoch_sample_counts'];
+  optimizer: { kind: string; step: number; slots: { name: string; count: number }[] };
+  counts: { params: number; buffers: number };
 }
 
 export interface EvalSums {
@@ -59,6 +84,7 @@ export interface RunSummary {
 }
 
 type Stage = 'train' | 'final' | 'done' | 'failed';
+type NextPhase = 'train' | 'validation' | 'finish';
 
 const DEFAULT_NO_DECAY = (p: ParamInfo) => p.kind !== 'weight';
 
@@ -74,6 +100,8 @@ export class TrainingRun implements PhaseOwner {
   stepInEpoch = 0;
   stage: Stage = 'train';
   stopReason = '';
+  /** What follows the last completed train step (recorded in checkpoints). */
+  private next: NextPhase = 'train';
 
   private plan: EpochPlan;
   private readonly optimizer: Optimizer;
@@ -222,9 +250,22 @@ export class TrainingRun implements PhaseOwner {
     const outOfSteps = this.globalStep >= this.totalSteps;
     const every = job.eval.every;
     const evalDue = this.s.validationIndices.length > 0 && (every === 'epoch' ? epochEnded : this.globalStep % every === 0 || outOfSteps);
-    if (evalDue) return this.evalPhase('validation');
-    if (outOfSteps) return this.finish(`completed ${this.globalStep} steps (${this.epoch} epochs)`);
+    this.next = evalDue ? 'validation' : outOfSteps ? 'finish' : 'train';
+    if (this.globalStep % job.checkpoint.every_steps === 0) this.saveCheckpoint();
+    return this.continueWith(this.next);
+  }
+
+  private continueWith(next: NextPhase): TaskSpec[] {
+    if (next === 'validation') return this.evalPhase('validation');
+    if (next === 'finish') return this.finish(`completed ${this.globalStep} steps (${this.epoch} epochs)`);
     return this.trainPhase();
+  }
+
+  /** The phase to run after restore(): the one that was next when the checkpoint was written. */
+  resumePhase(): TaskSpec[] {
+    if (this.done) return [];
+    if (this.stage === 'final') return this.s.testIndices.length > 0 ? this.evalPhase('test') : this.complete();
+    return this.continueWith(this.next);
   }
 
   private closeEpoch(): void {
@@ -258,9 +299,7 @@ export class TrainingRun implements PhaseOwner {
     this.s.out.metric({ type: 'eval', run: this.name, step: this.globalStep, epoch: this.epoch, split, loss: sums.loss, accuracy: sums.accuracy, count: sums.count, head_losses: sums.headLosses, time: Date.now() });
     if (split === 'test') {
       this.test = sums;
-      this.stage = 'done';
-      this.writeSummary();
-      return [];
+      return this.complete();
     }
     this.lastValidation = sums;
     this.s.log.info({ run: this.name, step: this.globalStep, epoch: this.epoch, val_loss: sums.loss, val_accuracy: sums.accuracy }, 'validation');
@@ -289,7 +328,17 @@ export class TrainingRun implements PhaseOwner {
     }
     this.stage = 'final';
     if (this.s.testIndices.length > 0) return this.evalPhase('test');
+    return this.complete();
+  }
+
+  /** The run is over: the inference model, a final checkpoint and the summary go to disk. */
+  private complete(): TaskSpec[] {
     this.stage = 'done';
+    if (this.s.exportModel) {
+      const byName = (infos: readonly { name: string }[], values: Float32Array[]) => new Map(infos.map((p, i) => [p.name, values[i]!]));
+      this.s.out.writeBytes('model.onnx', this.s.exportModel(byName(this.s.params, this.params), byName(this.s.buffers, this.buffers)));
+    }
+    this.saveCheckpoint();
     this.writeSummary();
     return [];
   }
@@ -314,7 +363,68 @@ export class TrainingRun implements PhaseOwner {
   }
 
   private writeSummary(): void {
-    this.s.out.writeJson(`summary-${this.name}.json`, this.summary());
+    this.s.out.writeJson('summary.json', { ...this.summary(), ...(this.s.summaryExtras?.() ?? {}) });
+  }
+
+  /** Everything needed to continue this run bit-identically. */
+  checkpointContents(): { meta: RunCheckpointMeta; tensors: Float32Array[] } {
+    const opt = this.optimizer.saveState();
+    const slotNames = Object.keys(opt.slots).sort();
+    // Sample counts of the epoch in progress travel too (small integers: exact in float32).
+    const tensors = [...this.params, ...this.buffers, ...slotNames.flatMap((k) => opt.slots[k]!), Float32Array.from(this.epochCounts), ...(this.best ? [...this.best.params, ...this.best.buffers] : [])];
+    return {
+      meta: {
+        run: this.name,
+        globalStep: this.globalStep,
+        epoch: this.epoch,
+        stepInEpoch: this.stepInEpoch,
+        version: this.version,
+        stage: this.stage,
+        next: this.next,
+        stopReason: this.stopReason,
+        earlyStopping: this.es,
+        bestStep: this.best?.step ?? null,
+        consecutiveSkips: this.consecutiveSkips,
+        skipped: this.skipped,
+        lastValidation: this.lastValidation,
+        epochLog: this.epochLog,
+        optimizer: { kind: opt.kind, step: opt.step, slots: slotNames.map((name) => ({ name, count: opt.slots[name]!.length })) },
+        counts: { params: this.params.length, buffers: this.buffers.length },
+      },
+      tensors,
+    };
+  }
+
+  /** Continues from a checkpoint written by checkpointContents() of the same job. */
+  restore(c: { meta: RunCheckpointMeta; tensors: Float32Array[] }): void {
+    const m = c.meta;
+    if (m.counts.params !== this.params.length || m.counts.buffers !== this.buffers.length) throw new Error(`checkpoint of run '${m.run}' does not fit this job's model (${m.counts.params} params, ${m.counts.buffers} buffers)`);
+    let k = 0;
+    const take = (n: number) => c.tensors.slice(k, (k += n));
+    this.params = take(this.params.length);
+    this.buffers = take(this.buffers.length);
+    const slots: Record<string, Float32Array[]> = {};
+    for (const s of m.optimizer.slots) slots[s.name] = take(s.count);
+    this.optimizer.loadState({ kind: m.optimizer.kind as OptimizerState['kind'], step: m.optimizer.step, slots });
+    this.epochCounts = Uint32Array.from(take(1)[0]!);
+    this.best = m.bestStep === null ? undefined : { params: take(this.params.length), buffers: take(this.buffers.length), step: m.bestStep };
+    this.globalStep = m.globalStep;
+    this.epoch = m.epoch;
+    this.stepInEpoch = m.stepInEpoch;
+    this.version = m.version;
+    this.stage = m.stage;
+    this.next = m.next;
+    this.stopReason = m.stopReason;
+    this.es = m.earlyStopping;
+    this.consecutiveSkips = m.consecutiveSkips;
+    this.skipped = m.skipped;
+    this.lastValidation = m.lastValidation;
+    this.epochLog.splice(0, this.epochLog.length, ...m.epochLog);
+    this.plan = this.planFor(this.epoch);
+  }
+
+  private saveCheckpoint(): void {
+    saveCheckpoint(this.s.out.path('checkpoints'), this.globalStep, this.checkpointContents(), this.s.job.checkpoint.keep);
   }
 
   optimizerState(): OptimizerState {

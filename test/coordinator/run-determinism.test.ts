@@ -32,10 +32,10 @@ const evalGraph = compileEval(forward.model, { heads, correct: true });
 const digits = loadDigits();
 const indices = (from: number, n: number) => Uint32Array.from({ length: n }, (_, i) => from + i);
 
-async function trainWith(workers: number, orderSeed: number, jobInput: JobInput) {
+async function trainWith(workers: number, orderSeed: number, jobInput: JobInput, restartAtStep?: number) {
   const job = jobSchema.parse(jobInput);
   const dir = mkdtempSync(join(tmpdir(), 'gf-run-'));
-  const run = new TrainingRun({
+  const setup = (): ConstructorParameters<typeof TrainingRun>[0] => ({
     id: 0,
     name: 'main',
     job,
@@ -49,6 +49,7 @@ async function trainWith(workers: number, orderSeed: number, jobInput: JobInput)
     log: pino({ level: 'silent' }),
     now: () => performance.now(),
   });
+  let run = new TrainingRun(setup());
   const shapes = new Map([...train.params, ...train.buffers].map((p) => [p.name, p.shape]));
   const sims = await Promise.all(
     Array.from({ length: workers }, async (_, w) => ({
@@ -57,11 +58,22 @@ async function trainWith(workers: number, orderSeed: number, jobInput: JobInput)
       evaluate: await EvalRunner.open(evalGraph, cpuDevice(), shapes),
     })),
   );
-  const scheduler = new Scheduler();
+  let scheduler = new Scheduler();
   scheduler.startPhase(run, run.firstPhase(), 0);
+  let restarted = false;
   const rng = Rng.seeded(orderSeed);
   let clock = 0;
   while (scheduler.activeRuns > 0) {
+    if (restartAtStep !== undefined && !restarted && run.globalStep === restartAtStep) {
+      // A coordinator that dies here and starts again from its checkpoint, through bytes on disk.
+      const { decodeCheckpoint, encodeCheckpoint } = await import('../../coordinator/checkpoint.js');
+      const saved = decodeCheckpoint<ReturnType<TrainingRun['checkpointContents']>['meta']>(encodeCheckpoint(run.checkpointContents()));
+      run = new TrainingRun(setup());
+      run.restore(saved);
+      scheduler = new Scheduler();
+      scheduler.startPhase(run, run.resumePhase(), clock);
+      restarted = true;
+    }
     const round: { worker: (typeof sims)[number]; task: TaskSpec }[] = [];
     for (const worker of sims) {
       const task = scheduler.next(worker.id, clock);
@@ -120,5 +132,16 @@ describe('training core (TrainingRun + Scheduler, real sessions, no sockets)', (
     const evals = r.metrics.filter((m) => m.type === 'eval');
     expect(evals.map((e) => e.split)).toEqual(['validation', 'validation', 'test']);
     expect(evals.at(-1).count).toBe(100);
+  }, 120_000);
+
+  it('continues bit-identically from a checkpoint taken mid-epoch and one taken before an evaluation', async () => {
+    const job = { ...baseJob, early_stopping: { monitor: 'val_accuracy' as const, patience: 5 } };
+    const straight = await trainWith(2, 4, job);
+    const midEpoch = await trainWith(2, 4, job, 3);
+    const atEpochEnd = await trainWith(2, 4, job, Math.ceil(500 / 64));
+    expect(midEpoch.hash).toBe(straight.hash);
+    expect(atEpochEnd.hash).toBe(straight.hash);
+    expect(atEpochEnd.summary.epoch_sample_counts).toEqual(straight.summary.epoch_sample_counts);
+    expect(midEpoch.summary.epoch_sample_counts).toEqual(straight.summary.epoch_sample_counts);
   }, 120_000);
 });
