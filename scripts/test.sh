@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: installs what it needs, then typecheck + vitest.
+# The whole test suite on a fresh machine: installs what it needs (npm packages; Docker for the
+# container tests), then typecheck + vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
+# Container tests need a Docker daemon; without one they are skipped and say why.
+bash scripts/docker-setup.sh || echo "test.sh: no Docker daemon could be started; container tests will be skipped" >&2
+export TESTCONTAINERS_RYUK_DISABLED=true
 npx tsc --noEmit
 exec npx vitest run "$@"
