@@ -1,0 +1,212 @@
+/**
+ * The coordinator's lifecycle:
+ *
+ *   load job ─► compile graphs, prepare data ─► runs ─► gRPC server on host:port (+ health)
+ *     ─► [spawn local workers] ─► lease timer ─► … every run done (or stopped) …
+ *     ─► workers told `stop` ─► wait for them to leave (deadline) ─► shut down ─► exit 0 / 1
+ *
+ * The bound address and the run directory are printed on stdout (one line each), so scripts
+ * and tests can find them; everything else goes to the log.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from '../shared/log.js';
+import { CoordinatorService } from '../shared/proto/gen/cluster.js';
+import { datasetMeta, packageJob } from '../shared/cluster/job-wire.js';
+import { DEFAULT_CHUNK_BYTES } from '../shared/cluster/tensor-stream.js';
+import type { JobConfig } from './job/schema.js';
+import { loadJob, type LoadedJob } from './job/load.js';
+import { Scheduler } from './scheduler.js';
+import { WorkerRegistry } from './workers.js';
+import { Dispatcher, type ClusterRun, type JobEnd } from './dispatcher.js';
+import { coordinatorHandlers } from './server.js';
+import { TrainingRun } from './run/training-run.js';
+import { RunDirectory } from './run/outputs.js';
+
+/** The service name health checks ask about (the empty name stands for the whole server). */
+export const HEALTH_SERVICE = 'gradfleet.v1.Coordinator';
+
+export interface CoordinatorOptions {
+  job: JobConfig;
+  /** Where the job came from, for logs ('embedded default job' or a file path). */
+  source: string;
+  baseDir: string;
+  host: string;
+  /** 0 picks a free port (printed). */
+  port: number;
+  /** Overrides the job's run_dir. */
+  runDir?: string;
+  /** Worker processes to start on this machine, pointed at this coordinator. */
+  localWorkers: number;
+  log: Logger;
+  /** Where the address and run-directory lines go (stdout). */
+  print: (line: string) => void;
+  /** Builds the runs of a job (default: one TrainingRun); tests may pass their own. */
+  makeRuns?: (job: LoadedJob, out: RunDirectory, log: Logger) => ClusterRun[];
+  /** Stops the job early when aborted (SIGINT/SIGTERM). */
+  abort?: AbortSignal;
+  now?: () => number;
+}
+
+const WORKER_BIN = fileURLToPath(new URL('../bin/worker.mjs', import.meta.url));
+
+/** Runs one job to its end; returns the process exit code (0: every run done, 1: otherwise). */
+export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
+  const log = o.log;
+  const now = o.now ?? Date.now;
+  const job = o.job;
+  const loaded = await loadJob(job, o.source, o.baseDir);
+  const runDir = resolve(o.runDir ?? job.run_dir ?? `runs/${job.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const out = new RunDirectory(runDir);
+  const runs = (o.makeRuns ?? defaultRuns)(loaded, out, log);
+  const jobId = `${job.name}-${randomBytes(4).toString('hex')}`;
+
+  const pkg = packageJob(
+    { jobId, name: job.name, compression: job.workers.compression, threads: job.workers.threads, chunkBytes: DEFAULT_CHUNK_BYTES, dataset: datasetMeta(loaded.dataset) },
+    loaded.training,
+    loaded.evaluation,
+  );
+  const registry = new WorkerRegistry({ leaseMs: job.workers.lease }, now());
+  const dispatcher = new Dispatcher({
+    jobId,
+    job: pkg,
+    data: { features: loaded.dataset.features, labels: loaded.dataset.labels },
+    runs,
+    scheduler: new Scheduler(),
+    registry,
+    heartbeatMs: job.workers.heartbeat,
+    maxWaitMs: Math.min(10_000, Math.floor(job.workers.lease / 2)),
+    waitWarningMs: job.workers.wait_warning,
+    now,
+    log,
+  });
+
+  const server = new Server();
+  server.addService(CoordinatorService, coordinatorHandlers(dispatcher, log));
+  const health = new HealthImplementation({ '': 'NOT_SERVING', [HEALTH_SERVICE]: 'NOT_SERVING' });
+  health.addToServer(server);
+  const port = await bind(server, `${o.host}:${o.port}`);
+  const address = `${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+
+  dispatcher.start();
+  health.setStatus('', 'SERVING');
+  health.setStatus(HEALTH_SERVICE, 'SERVING');
+  o.print(`coordinator listening on ${address} (job ${jobId}, ${loaded.training.params.length} params, ${loaded.trainIndices.length} training samples)`);
+  o.print(`run directory: ${runDir}`);
+  log.info({ jobId, address, source: o.source, runDir, localWorkers: o.localWorkers }, 'coordinator started');
+
+  const tick = setInterval(() => dispatcher.tick(), Math.max(50, Math.min(1000, Math.floor(job.workers.lease / 4))));
+  const children = Array.from({ length: o.localWorkers }, (_, i) => spawnWorker(address, i, log));
+  const onAbort = () => dispatcher.finish({ ok: false, reason: 'coordinator stopped before the job ended' });
+  o.abort?.addEventListener('abort', onAbort, { once: true });
+  if (o.abort?.aborted) onAbort();
+
+  let end: JobEnd;
+  try {
+    end = await dispatcher.finished;
+  } finally {
+    o.abort?.removeEventListener('abort', onAbort);
+  }
+
+  // Workers learn `stop` on their next call; give them time to hear it and leave.
+  health.setStatus('', 'NOT_SERVING');
+  health.setStatus(HEALTH_SERVICE, 'NOT_SERVING');
+  const leaveWaitMs = Math.max(5_000, 2 * job.workers.heartbeat + 2_000);
+  const leaveDeadline = now() + leaveWaitMs;
+  while (registry.size > 0 && now() < leaveDeadline) await sleep(50);
+  if (registry.size > 0) log.warn({ workers: registry.list().map((w) => w.id), waitedMs: leaveWaitMs }, 'workers did not leave in time; shutting down without them');
+  clearInterval(tick);
+  await Promise.all(children.map((c) => waitForExit(c, 10_000, log)));
+  await shutdown(server, 5_000);
+
+  const failed = runs.filter((r) => runFailed(r));
+  writeFinalParams(out, runs);
+  const ok = end.ok && failed.length === 0;
+  o.print(`${ok ? 'job finished' : 'job FAILED'}: ${end.reason}${failed.length > 0 ? `; failed runs: ${failed.map((r) => r.name).join(', ')}` : ''}`);
+  o.print(`run directory: ${runDir}`);
+  return ok ? 0 : 1;
+}
+
+function defaultRuns(job: LoadedJob, out: RunDirectory, log: Logger): ClusterRun[] {
+  const c = job.config;
+  return [
+    new TrainingRun({
+      id: 0,
+      name: c.name,
+      job: c,
+      params: job.training.params,
+      buffers: job.training.buffers,
+      trainIndices: job.trainIndices,
+      validationIndices: job.validationIndices,
+      testIndices: job.testIndices,
+      seed: c.seed,
+      out,
+      log,
+      now: Date.now,
+    }),
+  ];
+}
+
+/** Whether a run ended in failure (a TrainingRun that stopped on non-finite steps, for one). */
+function runFailed(r: ClusterRun): boolean {
+  const s = (r as Partial<Pick<TrainingRun, 'summary'>>).summary;
+  return typeof s === 'function' ? s.call(r).status === 'failed' : false;
+}
+
+/**
+ * final-params.json: each run's parameter version and a SHA-256 of its parameters and buffers
+ * (float32 bytes in graph order), so two runs can be compared for bit-identity at a glance.
+ */
+function writeFinalParams(out: RunDirectory, runs: readonly ClusterRun[]): void {
+  out.writeJson(
+    'final-params.json',
+    runs.map((r) => {
+      const { version, params, buffers } = r.currentParams();
+      const h = createHash('sha256');
+      for (const t of [...params, ...buffers]) h.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+      return { run: r.name, version, values: [...params, ...buffers].reduce((a, t) => a + t.length, 0), sha256: h.digest('hex') };
+    }),
+  );
+}
+
+function bind(server: Server, address: string): Promise<number> {
+  return new Promise((resolvePort, reject) => server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolvePort(port))));
+}
+
+function shutdown(server: Server, deadlineMs: number): Promise<void> {
+  return new Promise((done) => {
+    const force = setTimeout(() => {
+      server.forceShutdown();
+      done();
+    }, deadlineMs);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      done();
+    });
+  });
+}
+
+function spawnWorker(address: string, index: number, log: Logger): ChildProcess {
+  const child = spawn(process.execPath, [WORKER_BIN, 'start', '--coordinator', address, '--name', `local-${index}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+  child.on('exit', (code, signal) => log.info({ worker: `local-${index}`, pid: child.pid, code, signal }, 'local worker exited'));
+  child.on('error', (err) => log.error({ err, worker: `local-${index}` }, 'local worker could not start'));
+  return child;
+}
+
+/** Waits for a child to exit; after `ms` it gets SIGTERM, and SIGKILL `ms` later. */
+async function waitForExit(child: ChildProcess, ms: number, log: Logger): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    if (await Promise.race([exited.then(() => true), sleep(ms).then(() => false)])) return;
+    log.warn({ pid: child.pid, signal }, 'local worker still running; signalling it');
+    child.kill(signal);
+  }
+  await Promise.race([exited, sleep(ms)]);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,0 +1,341 @@
+/**
+ * The coordinator's service logic, without gRPC: registration, leases, long-polled task
+ * hand-out, result validation and submission, parameter and data transfers. It drives the
+ * Scheduler (which task goes where, first result wins) and the worker registry, and tells the
+ * lifecycle when every run is done. coordinator/server.ts maps it onto the wire and its typed
+ * errors onto gRPC status codes.
+ */
+import type { Logger } from '../shared/log.js';
+import type { ResultHeader, TensorChunk } from '../shared/proto/gen/cluster.js';
+import { TaskKind } from '../shared/proto/gen/cluster.js';
+import type { JobPackage } from '../shared/cluster/job-wire.js';
+import { paramsLayout, trainResultLayout } from '../shared/cluster/job-wire.js';
+import { encodeTensorChunks, type ExpectedTensor } from '../shared/cluster/tensor-stream.js';
+import type { CodecName } from '../shared/tensor/index.js';
+import { findNonFinite, isNonFinite } from './aggregate/non-finite.js';
+import { Scheduler, TaskRejected, type PhaseOwner } from './scheduler.js';
+import { taskKey, type TaskResult, type TaskSpec } from './run/task.js';
+import { WorkerRegistry, noWorkersWarningDue, type WorkerInfo } from './workers.js';
+import { ChangeSignal } from './change-signal.js';
+import { BadRequestError, MalformedResultError, ParamsVersionError, StaleResultError, UnknownRunError, UnknownWorkerError, WrongJobError } from './errors.js';
+
+/** What the dispatcher needs of a run (coordinator/run/training-run.ts's TrainingRun is one). */
+export interface ClusterRun extends PhaseOwner {
+  readonly name: string;
+  readonly done: boolean;
+  firstPhase(): TaskSpec[];
+  /** The parameters tasks of `version` need. The arrays may change after the call returns. */
+  currentParams(): { version: number; params: Float32Array[]; buffers: Float32Array[] };
+}
+
+export interface DatasetArrays {
+  features: Float32Array;
+  labels: Int32Array | Float32Array;
+}
+
+export interface DispatcherOptions {
+  jobId: string;
+  job: JobPackage;
+  data: DatasetArrays;
+  runs: readonly ClusterRun[];
+  scheduler: Scheduler;
+  registry: WorkerRegistry;
+  heartbeatMs: number;
+  /** Longest a NextTask call is held when no task is ready. */
+  maxWaitMs: number;
+  /** A pool empty this long logs that the job is waiting for workers (and repeats at this interval). */
+  waitWarningMs: number;
+  now: () => number;
+  log: Logger;
+}
+
+/** A task as a worker names it: (run, phase, index). */
+export interface TaskRef {
+  runId: number;
+  phase: string;
+  index: number;
+}
+
+export type NextTaskOutcome = { task: TaskSpec } | { retryAfterMs: number } | { stop: string };
+
+/** A result header that names a current task: what its tensors must look like. */
+export type ResultExpectation = { kind: 'expected'; key: string; spec: TaskSpec; layout: ExpectedTensor[] } | { kind: 'late'; note: string };
+
+export interface JobEnd {
+  /** false when a run crashed (an exception while completing a phase). */
+  ok: boolean;
+  reason: string;
+}
+
+export class Dispatcher {
+  private readonly runs = new Map<number, ClusterRun>();
+  private readonly changed = new ChangeSignal();
+  /** Task keys handed to each worker and not yet answered (to reconcile with what the worker lists). */
+  private readonly assigned = new Map<string, Set<string>>();
+  private end: JobEnd | undefined;
+  private resolveEnd!: (end: JobEnd) => void;
+  /** Resolves once every run is done (or one crashed). */
+  readonly finished: Promise<JobEnd>;
+  private paramsCache = new Map<number, { version: number; codec: string; chunks: TensorChunk[] }>();
+  private dataCache = new Map<string, TensorChunk[]>();
+  private lastNoWorkersWarning: number | undefined;
+  private readonly trainLayout: ExpectedTensor[];
+  private readonly paramLayout: ExpectedTensor[];
+
+  constructor(private readonly o: DispatcherOptions) {
+    for (const r of o.runs) this.runs.set(r.id, r);
+    this.finished = new Promise((resolve) => (this.resolveEnd = resolve));
+    this.trainLayout = trainResultLayout(o.job.metadata.train);
+    this.paramLayout = paramsLayout(o.job.metadata.train);
+  }
+
+  get jobId(): string {
+    return this.o.jobId;
+  }
+
+  get job(): JobPackage {
+    return this.o.job;
+  }
+
+  get registry(): WorkerRegistry {
+    return this.o.registry;
+  }
+
+  /** The job's outcome once it ended. */
+  get ended(): JobEnd | undefined {
+    return this.end;
+  }
+
+  /** Installs every run's first phase. */
+  start(): void {
+    const now = this.o.now();
+    for (const run of this.runs.values()) this.o.scheduler.startPhase(run, run.firstPhase(), now);
+    this.checkFinished();
+  }
+
+  register(info: WorkerInfo): { workerId: string; jobId: string; leaseMs: number; heartbeatMs: number } {
+    const w = this.o.registry.register(info, this.o.now());
+    this.o.log.info({ workerId: w.id, name: w.name, device: w.device, detail: w.deviceDetail, threads: w.threads, workers: this.o.registry.size }, 'worker registered');
+    return { workerId: w.id, jobId: this.o.jobId, leaseMs: this.o.registry.leaseMs, heartbeatMs: this.o.heartbeatMs };
+  }
+
+  heartbeat(workerId: string, jobId: string): { known: boolean; drain: boolean; stop: string } {
+    const w = this.o.registry.touch(workerId, this.o.now());
+    if (!w) return { known: false, drain: false, stop: '' };
+    this.checkJob(jobId);
+    return { known: true, drain: w.state === 'draining', stop: this.end?.reason ?? '' };
+  }
+
+  /** A worker says goodbye; its tasks go back to the pool at once. Unknown workers are fine (idempotent). */
+  leave(workerId: string, reason: string): void {
+    const w = this.o.registry.remove(workerId, this.o.now());
+    if (!w) return;
+    const handedBack = this.o.scheduler.workerLost(workerId);
+    this.assigned.delete(workerId);
+    this.o.log.info({ workerId, reason, handedBack: handedBack.length, workers: this.o.registry.size }, 'worker left');
+    if (handedBack.length > 0) this.changed.notify();
+  }
+
+  /**
+   * The next task for a worker. Waits up to `waitMs` (capped) for one to become ready; answers
+   * `stop` once the job is over or the worker drains, `retryAfterMs` when the wait ran out.
+   */
+  async nextTask(workerId: string, jobId: string, waitMs: number, holding: readonly TaskRef[], abort?: AbortSignal): Promise<NextTaskOutcome> {
+    this.touchKnown(workerId);
+    this.checkJob(jobId);
+    this.reconcile(workerId, holding);
+    const deadline = this.o.now() + Math.min(Math.max(0, waitMs), this.o.maxWaitMs);
+    let waitedOut = false;
+    for (;;) {
+      if (this.end) return { stop: this.end.reason };
+      const w = this.o.registry.get(workerId);
+      if (!w) throw new UnknownWorkerError(workerId);
+      if (w.state === 'draining') return { stop: 'draining: finish the current task and leave' };
+      const now = this.o.now();
+      const task = this.o.scheduler.next(workerId, now);
+      if (task) {
+        this.o.registry.markTraining(workerId);
+        this.assignedTo(workerId).add(taskKey(task));
+        return { task };
+      }
+      const left = deadline - now;
+      if (left <= 0 || waitedOut) return { retryAfterMs: Math.min(250, this.o.heartbeatMs) };
+      const woke = await this.changed.wait(left, abort);
+      if (woke === 'aborted') return { retryAfterMs: 0 };
+      // After the wait's own timer, look once more, then answer.
+      waitedOut = woke === 'timeout';
+    }
+  }
+
+  /**
+   * Tasks this worker was given but no longer lists (a NextTask reply lost on the way, a crash
+   * and restart under the same id) go back to the pool, so no task is stranded with a worker
+   * that does not know it holds it.
+   */
+  private reconcile(workerId: string, holding: readonly TaskRef[]): void {
+    const assigned = this.assigned.get(workerId);
+    if (!assigned || assigned.size === 0) return;
+    const listed = new Set(holding.map((t) => taskKey(t)));
+    let released = 0;
+    for (const key of [...assigned]) {
+      if (listed.has(key)) continue;
+      assigned.delete(key);
+      if (this.o.scheduler.holds(workerId, key)) {
+        this.o.scheduler.handBack(workerId, key);
+        released++;
+      }
+    }
+    if (released > 0) {
+      this.o.log.warn({ workerId, released }, 'worker no longer holds tasks it was given: handed back');
+      this.changed.notify();
+    }
+  }
+
+  private assignedTo(workerId: string): Set<string> {
+    let s = this.assigned.get(workerId);
+    if (!s) this.assigned.set(workerId, (s = new Set()));
+    return s;
+  }
+
+  /**
+   * Checks a result's header against the task it names, before its tensors are read. A result
+   * for a task that is no longer current is 'late' (answered OK, accepted=false).
+   */
+  beginResult(h: ResultHeader): ResultExpectation {
+    this.touchKnown(h.workerId);
+    this.checkJob(h.jobId);
+    const key = taskKey({ runId: h.runId, phase: h.phase, index: h.microbatch });
+    const spec = this.o.scheduler.lookup(key);
+    if (!spec) return { kind: 'late', note: `task ${key} is not current (late or duplicate result ignored)` };
+    const kind = h.kind === TaskKind.TRAIN ? 'train' : h.kind === TaskKind.EVAL ? 'eval' : undefined;
+    if (kind !== spec.kind) throw new MalformedResultError(`result for task ${key} says kind ${TaskKind[h.kind] ?? h.kind}, the task is ${spec.kind}`);
+    if (h.paramVersion !== spec.step) throw new StaleResultError(`result for task ${key} was computed on parameters version ${h.paramVersion}; the task needs version ${spec.step}`);
+    if (h.count !== spec.indices.length) throw new MalformedResultError(`result for task ${key} covers ${h.count} samples; the task holds ${spec.indices.length}`);
+    const layout = spec.kind === 'train' ? this.trainLayout : [];
+    return { kind: 'expected', key, spec, layout };
+  }
+
+  /**
+   * Submits a result whose tensors matched the expectation. The scheduler decides: first result
+   * wins, duplicates are ignored, a task not held by the worker is rejected (TaskRejected), and
+   * a non-finite result is rejected once so that another worker recomputes it.
+   */
+  completeResult(h: ResultHeader, e: Extract<ResultExpectation, { kind: 'expected' }>, tensors: Float32Array[]): { accepted: boolean; note: string } {
+    const grads = e.spec.kind === 'train' ? tensors.slice(0, this.o.job.metadata.train.params.length) : undefined;
+    const state = e.spec.kind === 'train' ? tensors.slice(this.o.job.metadata.train.params.length) : undefined;
+    const result: TaskResult = {
+      count: h.count,
+      loss: h.loss,
+      headLosses: h.headLosses,
+      correct: h.hasCorrect ? h.correct : undefined,
+      grads,
+      state,
+      workerId: h.workerId,
+      computeMs: h.computeMs,
+    };
+    const nonFinite = isNonFinite(h.loss) || (grads !== undefined && findNonFinite(grads) !== undefined);
+    let outcome;
+    try {
+      outcome = this.o.scheduler.submit(h.workerId, e.key, result, nonFinite, this.o.now());
+    } catch (err) {
+      if (err instanceof TaskRejected) {
+        if (err.code === 'invalid') this.changed.notify(); // the task is pending again
+        throw err;
+      }
+      // The run failed while turning this phase into the next one: the job cannot go on.
+      this.o.log.error({ err, runId: e.spec.runId, task: e.key }, 'run failed while completing a phase');
+      this.finish({ ok: false, reason: `run ${e.spec.runId} failed: ${(err as Error).message}` });
+      return { accepted: true, note: 'the run failed after this result; the job stops' };
+    }
+    this.assigned.get(h.workerId)?.delete(e.key);
+    if (!outcome.accepted) return { accepted: false, note: outcome.note };
+    if (outcome.phaseDone) {
+      this.changed.notify();
+      this.checkFinished();
+    }
+    return { accepted: true, note: '' };
+  }
+
+  /** Renews the worker's lease; throws when the worker is unknown or names another job. */
+  admit(workerId: string, jobId: string): void {
+    this.touchKnown(workerId);
+    this.checkJob(jobId);
+  }
+
+  /** Parameter chunks of a run at a version, encoded once per version and codec and shared by all workers. */
+  paramsChunks(workerId: string, jobId: string, runId: number, version: number, codec: CodecName): TensorChunk[] {
+    this.touchKnown(workerId);
+    this.checkJob(jobId);
+    const run = this.runs.get(runId);
+    if (!run) throw new UnknownRunError(runId);
+    const cached = this.paramsCache.get(runId);
+    if (cached && cached.version === version && cached.codec === codec) return cached.chunks;
+    const current = run.currentParams();
+    if (current.version !== version) throw new ParamsVersionError(runId, version, current.version);
+    const tensors = [...current.params, ...current.buffers];
+    if (tensors.length !== this.paramLayout.length) throw new Error(`run ${runId} holds ${tensors.length} tensors; the job's graph has ${this.paramLayout.length} params and buffers`);
+    // Encoding copies the values: the run may update its arrays in place while a stream is in flight.
+    const chunks = encodeTensorChunks(tensors, { codec, chunkBytes: this.o.job.metadata.chunkBytes, version });
+    this.paramsCache.set(runId, { version, codec, chunks });
+    return chunks;
+  }
+
+  /** The dataset's features or labels as chunks (raw little-endian values; labels as float32 or int32 bytes). */
+  dataChunks(workerId: string, jobId: string, part: string): TensorChunk[] {
+    this.touchKnown(workerId);
+    this.checkJob(jobId);
+    if (part !== 'features' && part !== 'labels') throw new BadRequestError(`data part must be 'features' or 'labels', got '${part}'`);
+    let chunks = this.dataCache.get(part);
+    if (!chunks) {
+      const arr = part === 'features' ? this.o.data.features : this.o.data.labels;
+      // int32 labels travel as their bytes in the float32 framing (4 bytes per value); the
+      // metadata says which type they are.
+      const asF32 = new Float32Array(arr.buffer, arr.byteOffset, arr.length);
+      chunks = encodeTensorChunks([asF32], { chunkBytes: this.o.job.metadata.chunkBytes });
+      this.dataCache.set(part, chunks);
+    }
+    return chunks;
+  }
+
+  /**
+   * Periodic housekeeping (the lifecycle calls it on a timer): expires leases and hands their
+   * tasks back, says when the job waits for workers, and wakes waiting calls so that a straggler
+   * can get a backup.
+   */
+  tick(): void {
+    const now = this.o.now();
+    for (const w of this.o.registry.expire(now)) {
+      const handedBack = this.o.scheduler.workerLost(w.id);
+      this.assigned.delete(w.id);
+      this.o.log.warn({ workerId: w.id, name: w.name, silentMs: now - w.lastSeen, handedBack: handedBack.length, workers: this.o.registry.size }, 'worker lease expired: its tasks go to other workers');
+    }
+    if (!this.end && noWorkersWarningDue(this.o.registry.emptyFor(now), this.lastNoWorkersWarning, now, this.o.waitWarningMs)) {
+      this.lastNoWorkersWarning = now;
+      this.o.log.warn({ job: this.o.jobId, waitedMs: this.o.registry.emptyFor(now), activeRuns: this.o.scheduler.activeRuns }, 'waiting for workers: none is connected and the job has work to do');
+    }
+    this.changed.notify();
+  }
+
+  /** Ends the job (all runs done, a run crashed, or the lifecycle was asked to stop). */
+  finish(end: JobEnd): void {
+    if (this.end) return;
+    this.end = end;
+    this.o.log.info({ ok: end.ok, reason: end.reason }, 'job ended');
+    this.changed.notify();
+    this.resolveEnd(end);
+  }
+
+  private checkFinished(): void {
+    if (this.end || this.o.scheduler.activeRuns > 0) return;
+    const names = [...this.runs.values()].map((r) => r.name).join(', ');
+    this.finish({ ok: true, reason: `every run is done (${names})` });
+  }
+
+  private touchKnown(workerId: string): void {
+    if (!this.o.registry.touch(workerId, this.o.now())) throw new UnknownWorkerError(workerId);
+  }
+
+  private checkJob(jobId: string): void {
+    if (jobId !== this.o.jobId) throw new WrongJobError(jobId, this.o.jobId);
+  }
+}

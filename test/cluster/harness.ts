@@ -1,0 +1,209 @@
+/**
+ * Real-process cluster tests: a coordinator child process (`bin/coordinator.mjs start --port 0`)
+ * with a job object written to a job file, plus N worker child processes, all on 127.0.0.1.
+ *
+ *   const r = await runCluster({ job, workers: 2 });
+ *   expect(r.exitCode).toBe(0); readFinalParams(r.runDir)
+ *
+ * startCluster gives the live handles instead (address, processes, addWorker) for tests that
+ * disturb a running job. Every wait has a deadline; on failure the processes' output is in the
+ * error so a broken run says why.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { JobInput } from '../../coordinator/job/schema.js';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const COORDINATOR_BIN = join(ROOT, 'bin/coordinator.mjs');
+const WORKER_BIN = join(ROOT, 'bin/worker.mjs');
+
+export interface ClusterOptions {
+  job: JobInput;
+  /** Worker processes started as soon as the coordinator listens (more via addWorker). */
+  workers: number;
+  /** Default: a fresh temp folder. */
+  runDir?: string;
+  /** Extra environment (GRADFLEET_LOG_LEVEL defaults to 'warn'). */
+  env?: Record<string, string>;
+  /** Extra `worker start` arguments, e.g. ['--threads', '1']. */
+  workerArgs?: string[];
+  /** Deadline for the coordinator to print its address (ms). */
+  startTimeoutMs?: number;
+}
+
+export interface ProcessOutput {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ClusterHandle {
+  /** host:port the coordinator listens on. */
+  address: string;
+  runDir: string;
+  jobFile: string;
+  coordinator: ChildProcess;
+  workers: ChildProcess[];
+  /** Starts one more worker process. */
+  addWorker(args?: string[]): ChildProcess;
+  /** Resolves when the coordinator exits (deadline `timeoutMs`, then everything is killed and it rejects). */
+  wait(timeoutMs?: number): Promise<ClusterResult>;
+  /** Kills every process still running (SIGKILL). */
+  kill(): void;
+  /** Output so far, for failure messages. */
+  output(): string;
+}
+
+export interface ClusterResult {
+  exitCode: number | null;
+  runDir: string;
+  coordinator: ProcessOutput;
+  workers: ProcessOutput[];
+}
+
+interface Tracked {
+  child: ChildProcess;
+  out: ProcessOutput;
+  exited: Promise<void>;
+}
+
+function track(child: ChildProcess): Tracked {
+  const out: ProcessOutput = { code: null, signal: null, stdout: '', stderr: '' };
+  child.stdout?.on('data', (d: Buffer) => (out.stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  const exited = new Promise<void>((r) =>
+    child.on('exit', (code, signal) => {
+      out.code = code;
+      out.signal = signal;
+      r();
+    }),
+  );
+  return { child, out, exited };
+}
+
+const tail = (s: string, n = 4000) => (s.length > n ? `…${s.slice(-n)}` : s);
+
+export async function startCluster(o: ClusterOptions): Promise<ClusterHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'gradfleet-cluster-'));
+  const runDir = o.runDir ?? join(dir, 'run');
+  const jobFile = join(dir, 'job.yaml');
+  // JSON is YAML: the job object is written as is.
+  writeFileSync(jobFile, JSON.stringify(o.job, null, 2));
+  const env = { ...process.env, GRADFLEET_LOG_LEVEL: 'warn', ...o.env };
+  const coordinator = track(spawn(process.execPath, [COORDINATOR_BIN, 'start', '--config', jobFile, '--port', '0', '--host', '127.0.0.1', '--run-dir', runDir], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const workers: Tracked[] = [];
+  const output = () =>
+    [`coordinator (exit ${coordinator.out.code ?? coordinator.out.signal}):\n${tail(coordinator.out.stdout)}\n${tail(coordinator.out.stderr)}`, ...workers.map((w, i) => `worker ${i} (exit ${w.out.code ?? w.out.signal}):\n${tail(w.out.stderr, 2000)}`)].join('\n');
+  const killAll = () => {
+    for (const p of [coordinator, ...workers]) if (p.out.code === null && p.out.signal === null) p.child.kill('SIGKILL');
+  };
+
+  const address = await new Promise<string>((resolveAddress, reject) => {
+    const timer = setTimeout(() => {
+      killAll();
+      reject(new Error(`the coordinator did not print its address within ${o.startTimeoutMs ?? 30_000} ms\n${output()}`));
+    }, o.startTimeoutMs ?? 30_000);
+    const check = () => {
+      const m = /coordinator listening on (\S+)/.exec(coordinator.out.stdout);
+      if (m) {
+        clearTimeout(timer);
+        resolveAddress(m[1]!);
+      }
+    };
+    coordinator.child.stdout!.on('data', check);
+    void coordinator.exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`the coordinator exited before listening\n${output()}`));
+    });
+  });
+
+  const addWorker = (args: string[] = []): ChildProcess => {
+    const w = track(spawn(process.execPath, [WORKER_BIN, 'start', '--coordinator', address, '--name', `test-${workers.length}`, ...(o.workerArgs ?? []), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+    workers.push(w);
+    return w.child;
+  };
+  for (let i = 0; i < o.workers; i++) addWorker();
+
+  return {
+    address,
+    runDir,
+    jobFile,
+    coordinator: coordinator.child,
+    get workers() {
+      return workers.map((w) => w.child);
+    },
+    addWorker,
+    kill: killAll,
+    output,
+    async wait(timeoutMs = 50_000): Promise<ClusterResult> {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
+      const ended = await Promise.race([coordinator.exited.then(() => 'exited' as const), timedOut]);
+      if (ended === 'timeout') {
+        const diagnosis = output();
+        killAll();
+        throw new Error(`the coordinator did not finish within ${timeoutMs} ms\n${diagnosis}`);
+      }
+      // Workers are told to stop and leave before the coordinator exits; give them a moment.
+      await Promise.race([Promise.all(workers.map((w) => w.exited)), new Promise((r) => setTimeout(r, 5_000))]);
+      clearTimeout(timer);
+      killAll();
+      return { exitCode: coordinator.out.code, runDir, coordinator: coordinator.out, workers: workers.map((w) => w.out) };
+    },
+  };
+}
+
+/** Starts a cluster and waits for its end. */
+export async function runCluster(o: ClusterOptions & { timeoutMs?: number }): Promise<ClusterResult> {
+  const c = await startCluster(o);
+  return c.wait(o.timeoutMs);
+}
+
+export interface FinalParams {
+  run: string;
+  version: number;
+  values: number;
+  sha256: string;
+}
+
+/** The per-run parameter checksums the coordinator writes at the end (final-params.json). */
+export function readFinalParams(runDir: string): FinalParams[] {
+  return JSON.parse(readFileSync(join(runDir, 'final-params.json'), 'utf8')) as FinalParams[];
+}
+
+/** metrics.jsonl as objects. */
+export function readMetrics(runDir: string): Record<string, unknown>[] {
+  return readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** A small, quick job: an MLP 784-32-10 on the first samples of the bundled digits. */
+export function tinyJob(overrides: Partial<JobInput> = {}): JobInput {
+  return {
+    name: 'tiny',
+    seed: 7,
+    model: {
+      spec: {
+        input: { name: 'x', shape: [784] },
+        layers: [
+          { type: 'dense', name: 'fc1', units: 32 },
+          { type: 'relu' },
+          { type: 'dense', name: 'fc2', units: 10 },
+        ],
+        loss: 'cross-entropy',
+      },
+    },
+    data: { source: 'digits', limit: 600, split: { validation: 100, test: 100 } },
+    batch: { global: 64, micro: 16 },
+    epochs: 2,
+    optimizer: { kind: 'sgd', lr: 0.1 },
+    workers: { heartbeat: '500ms', lease: '5s' },
+    ...overrides,
+  } as JobInput;
+}

@@ -1,0 +1,56 @@
+/**
+ * `worker start --coordinator host:port [--device cpu|cuda] [--threads N] [--name NAME]`
+ *
+ * A worker needs only the coordinator's address: it receives the job, the graphs and the data.
+ * SIGTERM (or SIGINT) drains it: the task in hand is finished (or handed back), then it leaves.
+ */
+import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { createLogger } from '../shared/log.js';
+import { DEVICE_KINDS } from '../shared/engine/registry.js';
+import { Worker } from './loop.js';
+
+function positive(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a positive integer, got '${v}'`);
+    return n;
+  };
+}
+
+export function buildWorkerProgram(onDone: (code: number) => void): Command {
+  const program = new Command('worker').description('a gradfleet worker: computes micro-batch gradients for a coordinator').showHelpAfterError();
+  program
+    .command('start')
+    .description('connect to a coordinator and compute until the job ends')
+    .requiredOption('--coordinator <host:port>', "the coordinator's address")
+    .addOption(new Option('--device <kind>', 'execution device (cuda falls back to cpu, loudly, when unavailable)').choices(DEVICE_KINDS).default('cpu' as const))
+    .option('--threads <n>', "onnxruntime intra-op threads (default: the job's workers.threads)", positive('--threads'))
+    .option('--name <name>', 'name in the coordinator\'s logs (default: host:pid)')
+    .option('--unreachable-timeout <ms>', 'exit with an error after the coordinator was unreachable this long', positive('--unreachable-timeout'), 120_000)
+    .action(async (opts) => {
+      const log = createLogger('worker').child({ name: opts.name });
+      const worker = new Worker({ coordinator: opts.coordinator, device: opts.device, threads: opts.threads, name: opts.name, log, unreachableMs: opts.unreachableTimeout });
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals) => {
+        // The first signal drains; a second one ends the process at once.
+        if (++signals > 1) process.exit(130);
+        worker.stop(signal);
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      onDone(await worker.run());
+    });
+  return program;
+}
+
+/** Parses argv and runs the command; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  try {
+    await buildWorkerProgram((c) => (code = c)).parseAsync(argv);
+  } catch (e) {
+    process.stderr.write(`worker: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  return code;
+}

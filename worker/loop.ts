@@ -1,0 +1,382 @@
+/**
+ * The worker: register → GetJob → GetData (cached) → one training and one eval session → loop
+ * on NextTask. While a task computes, the next one is asked for and its batch gathered
+ * (prefetch). Parameters are fetched only when a task needs another version than the one held.
+ * Results go back as a header plus chunked float32 bytes (or the job's fp16/int8 codec).
+ *
+ *   registered ──► training ──(stop from coordinator | SIGTERM: finish current, Leave)──► gone
+ *        ▲             │
+ *        └─ NOT_FOUND ─┘  (coordinator restarted or lease lost: register again)
+ *
+ * Every call has a deadline; a coordinator unreachable for longer than `unreachableMs` ends the
+ * worker with exit code 1 and a line that says so.
+ */
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { status as Status, type ServiceError } from '@grpc/grpc-js';
+import type { Logger } from '../shared/log.js';
+import type { Batch } from '../shared/data/dataset.js';
+import { gatherBatch } from '../shared/data/batch.js';
+import type { DeviceKind } from '../shared/engine/device.js';
+import { TaskKind, type ResultHeader, type TaskReply } from '../shared/proto/gen/cluster.js';
+import { CoordinatorConnection, DEFAULT_TIMEOUTS, isUnreachable, statusName, type ClientTimeouts } from './client.js';
+import { loadJobContext, type JobContext, type Weights } from './job-context.js';
+import { describeTask, taskRef, workTaskFrom, type WorkTask } from './task.js';
+import { probeDevice } from './device-probe.js';
+
+export const WORKER_VERSION = '0.1.0';
+
+export interface WorkerOptions {
+  coordinator: string;
+  device: DeviceKind;
+  /** onnxruntime intra-op threads; the job's setting when undefined. */
+  threads?: number;
+  name?: string;
+  log: Logger;
+  /** How long a NextTask call may be held by the coordinator. */
+  waitMs?: number;
+  /** Give up (exit 1) when no call has reached the coordinator for this long. */
+  unreachableMs?: number;
+  /** SIGTERM: how long the task in hand may take to finish before the worker leaves anyway. */
+  drainMs?: number;
+  timeouts?: ClientTimeouts;
+}
+
+interface Prepared {
+  task: WorkTask;
+  batch: Batch;
+  weights: Weights;
+}
+
+interface Computed {
+  loss: number;
+  headLosses: number[];
+  correct: number | undefined;
+  tensors: Float32Array[];
+  computeMs: number;
+}
+
+/** The coordinator no longer knows this worker (restart, expired lease): register again. */
+class SessionLost extends Error {
+  override name = 'SessionLost';
+}
+
+/** The worker cannot go on (coordinator gone too long, unusable job). */
+export class WorkerFatalError extends Error {
+  override name = 'WorkerFatalError';
+}
+
+const sleep = (ms: number, abort?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (abort?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      abort?.removeEventListener('abort', done);
+      resolve();
+    }
+    abort?.addEventListener('abort', done, { once: true });
+  });
+
+export class Worker {
+  private readonly log: Logger;
+  private readonly conn: CoordinatorConnection;
+  private readonly waitMs: number;
+  private readonly unreachableMs: number;
+  private stopReason: string | undefined;
+  /** Cancels long polls and sleeps when the worker is asked to stop. */
+  private readonly stopping = new AbortController();
+  private workerId = '';
+  private ctx: JobContext | undefined;
+  private device: DeviceKind = 'cpu';
+  /** Tasks assigned to this worker whose results are not answered yet (sent with every NextTask). */
+  private readonly holding = new Map<string, WorkTask>();
+  /** Latest fetched parameters per run. */
+  private readonly weights = new Map<number, Weights>();
+  /** Which (run, version) each session holds now. */
+  private trainLoaded: Weights | undefined;
+  private evalLoaded: Weights | undefined;
+  private unreachableSince: number | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private heartbeatInFlight = false;
+  private heartbeatMs = 2000;
+  private tasksDone = 0;
+
+  constructor(private readonly o: WorkerOptions) {
+    this.log = o.log;
+    this.conn = new CoordinatorConnection(o.coordinator, o.timeouts ?? DEFAULT_TIMEOUTS);
+    this.waitMs = o.waitMs ?? 5_000;
+    this.unreachableMs = o.unreachableMs ?? 120_000;
+  }
+
+  /** Asks the worker to finish the task in hand, leave, and return (SIGTERM). */
+  stop(reason: string): void {
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    this.log.info({ reason }, 'stopping: finishing the task in hand, then leaving');
+    this.stopping.abort();
+  }
+
+  /** Runs until the coordinator says stop, the worker is stopped, or it cannot go on. Returns the exit code. */
+  async run(): Promise<number> {
+    try {
+      this.device = await probeDevice(this.o.device, (reason) => this.log.warn({ requested: this.o.device }, reason));
+      await this.join();
+      this.startHeartbeats();
+      await Promise.race([this.work(), this.drainDeadline()]);
+      return 0;
+    } catch (e) {
+      if (this.stopReason && isUnreachable(e)) return 0;
+      this.log.error({ err: e }, e instanceof WorkerFatalError ? e.message : 'worker failed');
+      return 1;
+    } finally {
+      if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+      await this.leave();
+      await this.ctx?.release().catch(() => {});
+      this.conn.close();
+      this.log.info({ tasks: this.tasksDone, reason: this.stopReason }, 'worker exited');
+    }
+  }
+
+  /**
+   * Resolves `drainMs` after the worker was asked to stop: a task that takes longer is not
+   * waited for; leaving hands it back to the coordinator.
+   */
+  private drainDeadline(): Promise<void> {
+    const drainMs = this.o.drainMs ?? 30_000;
+    return new Promise((resolve) => {
+      const arm = () => {
+        const t = setTimeout(() => {
+          this.log.warn({ drainMs }, 'the task in hand did not finish in time: leaving without it (the coordinator hands it to another worker)');
+          resolve();
+        }, drainMs);
+        t.unref();
+      };
+      if (this.stopping.signal.aborted) arm();
+      else this.stopping.signal.addEventListener('abort', arm, { once: true });
+    });
+  }
+
+  /** Registers (again) and loads the job when it is new to this worker. */
+  private async join(): Promise<void> {
+    const reg = await this.call('Register', () =>
+      this.conn.register({ name: this.o.name ?? `${hostname()}:${process.pid}`, device: this.device, deviceDetail: this.device, threads: this.o.threads ?? 0, version: WORKER_VERSION }),
+    );
+    this.workerId = reg.workerId;
+    this.heartbeatMs = reg.heartbeatMs || this.heartbeatMs;
+    this.holding.clear();
+    // Parameters are fetched again after any re-registration: a restarted coordinator may hold
+    // other values under the same version numbers.
+    this.weights.clear();
+    this.trainLoaded = this.evalLoaded = undefined;
+    this.log.info({ workerId: reg.workerId, jobId: reg.jobId, leaseMs: reg.leaseMs }, 'registered');
+    if (this.ctx?.jobId === reg.jobId) return;
+    await this.ctx?.release();
+    this.ctx = undefined;
+    this.ctx = await this.call('GetJob', () => loadJobContext(this.conn, reg.workerId, reg.jobId, { device: this.device, threads: this.o.threads, log: this.log }));
+  }
+
+  private async work(): Promise<void> {
+    let current: Prepared | undefined;
+    while (!this.stopReason) {
+      try {
+        if (!current) {
+          const reply = await this.nextTask(this.waitMs);
+          if (reply.stop !== undefined) {
+            this.stopReason = reply.stop;
+            break;
+          }
+          if (!reply.task) {
+            await sleep(reply.retryAfterMs ?? 0, this.stopping.signal);
+            continue;
+          }
+          current = await this.prepare(workTaskFrom(reply.task));
+          if (!current) continue;
+        }
+        // Compute this task while the next one is asked for and its batch gathered.
+        const computing = this.compute(current);
+        const prefetching = this.prefetch();
+        // Awaited below; this keeps an early rejection from counting as unhandled meanwhile.
+        prefetching.catch(() => {});
+        const result = await computing;
+        await this.submit(current.task, result);
+        current = await prefetching;
+      } catch (e) {
+        current = undefined;
+        if (e instanceof SessionLost) {
+          this.log.warn({ workerId: this.workerId, reason: e.message }, 'the coordinator no longer knows this worker: registering again');
+          await this.join();
+          continue;
+        }
+        throw e;
+      }
+    }
+    this.log.info({ reason: this.stopReason, tasks: this.tasksDone }, 'stop');
+  }
+
+  /** Asks for the next task without waiting and prepares it; undefined when there is none (or on any trouble: the main loop asks again). */
+  private async prefetch(): Promise<Prepared | undefined> {
+    if (this.stopReason) return undefined;
+    try {
+      const reply = await this.nextTask(0);
+      if (reply.stop !== undefined) {
+        this.stopReason = reply.stop;
+        return undefined;
+      }
+      return reply.task ? await this.prepare(workTaskFrom(reply.task)) : undefined;
+    } catch (e) {
+      if (e instanceof SessionLost) throw e;
+      this.log.debug({ err: e }, 'prefetch failed; asking again after this task');
+      return undefined;
+    }
+  }
+
+  private nextTask(waitMs: number): Promise<TaskReply> {
+    const holding = [...this.holding.values()].map(taskRef);
+    return this.call('NextTask', async () => {
+      const reply = await this.conn.nextTask(this.workerId, this.ctx!.jobId, waitMs, holding, this.stopping.signal);
+      if (reply.task) {
+        const task = workTaskFrom(reply.task);
+        this.holding.set(describeTask(task), task);
+      }
+      return reply;
+    }).catch((e: unknown) => {
+      // A long poll cancelled because the worker stops is not an error.
+      if ((e as ServiceError).code === Status.CANCELLED && this.stopReason) return { stop: this.stopReason } as TaskReply;
+      throw e;
+    });
+  }
+
+  /** Gathers the task's batch and makes sure its parameters are here; undefined when the task went stale. */
+  private async prepare(task: WorkTask): Promise<Prepared | undefined> {
+    const ctx = this.ctx!;
+    const batch = gatherBatch(ctx.dataset, task.indices);
+    let weights = this.weights.get(task.runId);
+    if (weights?.version !== task.version) {
+      try {
+        const tensors = await this.call('GetParams', () => this.conn.getParams(this.workerId, ctx.jobId, task.runId, task.version, ctx.meta.compression, ctx.paramLayout));
+        const n = ctx.meta.train.params.length;
+        weights = { runId: task.runId, version: task.version, params: tensors.slice(0, n), buffers: tensors.slice(n) };
+        this.weights.set(task.runId, weights);
+      } catch (e) {
+        if ((e as ServiceError).code !== Status.FAILED_PRECONDITION) throw e;
+        // The run moved past this version (another worker finished the phase): the task is stale.
+        this.holding.delete(describeTask(task));
+        this.log.debug({ task: describeTask(task), details: (e as ServiceError).details }, 'task went stale before it started');
+        return undefined;
+      }
+    }
+    return { task, batch, weights };
+  }
+
+  private async compute(p: Prepared): Promise<Computed> {
+    const ctx = this.ctx!;
+    const t0 = performance.now();
+    if (p.task.kind === 'train') {
+      if (this.trainLoaded !== p.weights) {
+        ctx.train.setParams(p.weights.params);
+        ctx.train.setBuffers(p.weights.buffers);
+        this.trainLoaded = p.weights;
+      }
+      const r = await ctx.train.step(p.batch, p.task.maskSeed);
+      return { loss: r.loss, headLosses: r.headLosses, correct: r.correct, tensors: [...r.grads, ...r.state], computeMs: performance.now() - t0 };
+    }
+    if (this.evalLoaded !== p.weights) {
+      ctx.evaluate.setWeights(
+        ctx.evalParamIndex.map((i) => p.weights.params[i]!),
+        ctx.evalBufferIndex.map((i) => p.weights.buffers[i]!),
+      );
+      this.evalLoaded = p.weights;
+    }
+    const r = await ctx.evaluate.evaluate(p.batch);
+    return { loss: r.lossSum, headLosses: r.headLossSums, correct: r.correct, tensors: [], computeMs: performance.now() - t0 };
+  }
+
+  private async submit(task: WorkTask, r: Computed): Promise<void> {
+    const ctx = this.ctx!;
+    const header: ResultHeader = {
+      workerId: this.workerId,
+      jobId: ctx.jobId,
+      runId: task.runId,
+      step: task.version,
+      microbatch: task.index,
+      kind: task.kind === 'train' ? TaskKind.TRAIN : TaskKind.EVAL,
+      paramVersion: task.version,
+      count: task.indices.length,
+      loss: r.loss,
+      headLosses: r.headLosses,
+      correct: r.correct ?? 0,
+      hasCorrect: r.correct !== undefined,
+      computeMs: r.computeMs,
+      codec: ctx.meta.compression,
+      phase: task.phase,
+    };
+    try {
+      const reply = await this.call('SubmitResult', () => this.conn.submitResult(header, r.tensors, ctx.meta.compression, ctx.meta.chunkBytes));
+      this.tasksDone++;
+      if (!reply.accepted) this.log.debug({ task: describeTask(task), note: reply.note }, 'result not needed');
+    } catch (e) {
+      if (e instanceof SessionLost) throw e;
+      const code = (e as ServiceError).code;
+      // A rejection (bad or stale result): the coordinator gives the task to someone else.
+      if (code === Status.INVALID_ARGUMENT || code === Status.FAILED_PRECONDITION) this.log.warn({ task: describeTask(task), code: statusName(e), details: (e as ServiceError).details }, 'result rejected');
+      else throw e;
+    } finally {
+      this.holding.delete(describeTask(task));
+    }
+  }
+
+  /**
+   * One call to the coordinator. NOT_FOUND means this worker is unknown there (SessionLost);
+   * a coordinator that cannot be reached is called again until `unreachableMs` has passed.
+   */
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        const r = await fn();
+        this.unreachableSince = undefined;
+        return r;
+      } catch (e) {
+        const code = (e as ServiceError).code;
+        if (code === Status.NOT_FOUND && what !== 'Register') throw new SessionLost((e as ServiceError).details);
+        if (!isUnreachable(e) || this.stopReason) throw e;
+        const now = Date.now();
+        this.unreachableSince ??= now;
+        const down = now - this.unreachableSince;
+        if (down >= this.unreachableMs) throw new WorkerFatalError(`coordinator at ${this.o.coordinator} unreachable for ${Math.round(down / 1000)}s (${what}: ${statusName(e)}); giving up`);
+        this.log.warn({ call: what, code: statusName(e), downMs: down }, 'coordinator unreachable; trying again');
+        await sleep(Math.min(1000, this.heartbeatMs), this.stopping.signal);
+      }
+    }
+  }
+
+  private startHeartbeats(): void {
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.heartbeatInFlight || !this.ctx) return;
+    this.heartbeatInFlight = true;
+    try {
+      const r = await this.conn.heartbeat(this.workerId, this.ctx.jobId);
+      if (r.stop) this.stop(r.stop);
+      else if (r.drain) this.stop('drain requested by the coordinator');
+      // known=false: the next call gets NOT_FOUND and the loop registers again.
+    } catch (e) {
+      this.log.debug({ code: statusName(e) }, 'heartbeat failed');
+    } finally {
+      this.heartbeatInFlight = false;
+    }
+  }
+
+  /** Says goodbye so that the coordinator hands back anything still held at once. */
+  private async leave(): Promise<void> {
+    if (!this.workerId) return;
+    try {
+      await this.conn.leave(this.workerId, this.stopReason ?? 'worker exiting');
+    } catch (e) {
+      this.log.debug({ code: statusName(e) }, 'leave not delivered (coordinator gone)');
+    }
+  }
+}
