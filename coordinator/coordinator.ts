@@ -25,6 +25,7 @@ import { WorkerRegistry } from './workers.js';
 import { Dispatcher, type ClusterRun, type JobEnd } from './dispatcher.js';
 import { coordinatorHandlers } from './server.js';
 import { TrainingRun } from './run/training-run.js';
+import { buildRuns, type RunContext } from './run/build-runs.js';
 import { RunDirectory } from './run/outputs.js';
 
 /** The service name health checks ask about (the empty name stands for the whole server). */
@@ -45,8 +46,8 @@ export interface CoordinatorOptions {
   log: Logger;
   /** Where the address and run-directory lines go (stdout). */
   print: (line: string) => void;
-  /** Builds the runs of a job (default: one TrainingRun); tests may pass their own. */
-  makeRuns?: (job: LoadedJob, out: RunDirectory, log: Logger) => ClusterRun[];
+  /** Builds the runs of a job (default: buildRuns); tests may pass their own. */
+  makeRuns?: (job: LoadedJob, ctx: RunContext) => ClusterRun[];
   /** Stops the job early when aborted (SIGINT/SIGTERM). */
   abort?: AbortSignal;
   now?: () => number;
@@ -62,15 +63,15 @@ export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
   const loaded = await loadJob(job, o.source, o.baseDir);
   const runDir = resolve(o.runDir ?? job.run_dir ?? `runs/${job.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const out = new RunDirectory(runDir);
-  const runs = (o.makeRuns ?? defaultRuns)(loaded, out, log);
   const jobId = `${job.name}-${randomBytes(4).toString('hex')}`;
+  const registry = new WorkerRegistry({ leaseMs: job.workers.lease }, now());
+  const runs = (o.makeRuns ?? buildRuns)(loaded, { out, log, now, workers: () => ({ registrations: registry.registrations, connected: registry.size }) });
 
   const pkg = packageJob(
     { jobId, name: job.name, compression: job.workers.compression, threads: job.workers.threads, chunkBytes: DEFAULT_CHUNK_BYTES, dataset: datasetMeta(loaded.dataset) },
     loaded.training,
     loaded.evaluation,
   );
-  const registry = new WorkerRegistry({ leaseMs: job.workers.lease }, now());
   const dispatcher = new Dispatcher({
     jobId,
     job: pkg,
@@ -129,26 +130,6 @@ export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
   o.print(`${ok ? 'job finished' : 'job FAILED'}: ${end.reason}${failed.length > 0 ? `; failed runs: ${failed.map((r) => r.name).join(', ')}` : ''}`);
   o.print(`run directory: ${runDir}`);
   return ok ? 0 : 1;
-}
-
-function defaultRuns(job: LoadedJob, out: RunDirectory, log: Logger): ClusterRun[] {
-  const c = job.config;
-  return [
-    new TrainingRun({
-      id: 0,
-      name: c.name,
-      job: c,
-      params: job.training.params,
-      buffers: job.training.buffers,
-      trainIndices: job.trainIndices,
-      validationIndices: job.validationIndices,
-      testIndices: job.testIndices,
-      seed: c.seed,
-      out,
-      log,
-      now: Date.now,
-    }),
-  ];
 }
 
 /** Whether a run ended in failure (a TrainingRun that stopped on non-finite steps, for one). */

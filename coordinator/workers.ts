@@ -55,6 +55,11 @@ export class WorkerRegistry {
     return this.opts.leaseMs;
   }
 
+  /** Registrations since the coordinator started (a worker that re-registers counts again). */
+  get registrations(): number {
+    return this.nextNumber - 1;
+  }
+
   register(info: WorkerInfo, now: number): WorkerRecord {
     const id = `w${this.nextNumber++}-${this.prefix}`;
     const record: WorkerRecord = { ...info, id, state: 'registered', registeredAt: now, lastSeen: now, leaseUntil: now + this.opts.leaseMs };
