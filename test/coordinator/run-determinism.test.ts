@@ -32,7 +32,10 @@ const evalGraph = compileEval(forward.model, { heads, correct: true });
 const digits = loadDigits();
 const indices = (from: number, n: number) => Uint32Array.from({ length: n }, (_, i) => from + i);
 
-async function trainWith(workers: number, orderSeed: number, jobInput: JobInput, restartAtStep?: number) {
+/** Corrupts a result in place (a faulty device), for the skip tests. */
+type Corrupt = (task: TaskSpec, result: TaskResult) => void;
+
+async function trainWith(workers: number, orderSeed: number, jobInput: JobInput, restartAtStep?: number, corrupt?: Corrupt) {
   const job = jobSchema.parse(jobInput);
   const dir = mkdtempSync(join(tmpdir(), 'gf-run-'));
   const setup = (): ConstructorParameters<typeof TrainingRun>[0] => ({
@@ -87,7 +90,9 @@ async function trainWith(workers: number, orderSeed: number, jobInput: JobInput,
         worker.train.setParams(params);
         worker.train.setBuffers(buffers);
         const r = await worker.train.step(batch, task.maskSeed);
-        results.push({ worker: worker.id, task, result: { count: batch.count, loss: r.loss, headLosses: r.headLosses, correct: r.correct, grads: r.grads, state: r.state, workerId: worker.id, computeMs: 0 } });
+        const result: TaskResult = { count: batch.count, loss: r.loss, headLosses: r.headLosses, correct: r.correct, grads: r.grads, state: r.state, workerId: worker.id, computeMs: 0 };
+        corrupt?.(task, result);
+        results.push({ worker: worker.id, task, result });
       } else {
         worker.evaluate.setWeights(params, buffers);
         const r = await worker.evaluate.evaluate(batch);
@@ -105,7 +110,7 @@ async function trainWith(workers: number, orderSeed: number, jobInput: JobInput,
   for (const p of run.params) hash.update(Buffer.from(p.buffer, p.byteOffset, p.byteLength));
   const summary = run.summary();
   const metrics = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  return { hash: hash.digest('hex'), summary, metrics };
+  return { hash: hash.digest('hex'), summary, metrics, run };
 }
 
 const baseJob: JobInput = { seed: 11, epochs: 2, batch: { global: 64, micro: 16 }, optimizer: { kind: 'adam', lr: 0.002 }, clip: { max_norm: 5 }, eval: { every: 'epoch', batch: 64 } };
@@ -143,5 +148,31 @@ describe('training core (TrainingRun + Scheduler, real sessions, no sockets)', (
     expect(atEpochEnd.hash).toBe(straight.hash);
     expect(atEpochEnd.summary.epoch_sample_counts).toEqual(straight.summary.epoch_sample_counts);
     expect(midEpoch.summary.epoch_sample_counts).toEqual(straight.summary.epoch_sample_counts);
+  }, 120_000);
+
+  it('skips a step whose aggregated gradient is not finite, leaving the parameters untouched, and names the micro-batch', async () => {
+    const job = { ...baseJob, epochs: 1 };
+    // Step 3 (phase train:2), micro-batch 1: one NaN in the first parameter's gradient.
+    const r = await trainWith(2, 6, job, undefined, (task, result) => {
+      if (task.phase === 'train:2' && task.index === 1) result.grads![0]![5] = Number.NaN;
+    });
+    const steps = r.metrics.filter((m) => m.type === 'step');
+    const skipped = steps.filter((m) => m.skipped);
+    expect(skipped.map((m) => m.step)).toEqual([3]);
+    expect(skipped[0].non_finite[0]).toMatchObject({ microbatch: 1, element: 5 });
+    expect(r.summary.skipped_steps).toBe(1);
+    expect(r.summary.status).toBe('done');
+    // One update fewer than steps: the skipped step did not advance the parameter version.
+    expect(r.run.version).toBe(r.summary.steps - 1);
+  }, 120_000);
+
+  it('stops with a clear error after max_consecutive_skips non-finite steps in a row', async () => {
+    const r = await trainWith(2, 7, { ...baseJob, max_consecutive_skips: 3 }, undefined, (task, result) => {
+      if (task.kind === 'train' && task.phase !== 'train:0') result.grads![1]![0] = Number.POSITIVE_INFINITY;
+    });
+    expect(r.summary.status).toBe('failed');
+    expect(r.summary.stop_reason).toMatch(/3 consecutive steps had non-finite gradients/);
+    expect(r.summary.steps).toBe(4);
+    expect(r.run.version).toBe(1);
   }, 120_000);
 });
