@@ -4,5 +4,6 @@ import { gradientStepSection } from './gradient-step.js';
 import { torchReferenceSection } from './torch-reference.js';
 import { localLoopSection } from './local-loop.js';
 import { aggregateUpdateSection } from './aggregate-update.js';
+import { clusterSection } from './cluster.js';
 
-export const SECTIONS: readonly BenchSection[] = [gradientStepSection, torchReferenceSection, localLoopSection, aggregateUpdateSection];
+export const SECTIONS: readonly BenchSection[] = [gradientStepSection, torchReferenceSection, localLoopSection, aggregateUpdateSection, clusterSection];
