@@ -106,6 +106,32 @@ export const batchSchema = z
   .strict()
   .refine((b) => b.micro <= b.global, { error: 'micro must be <= global', path: ['micro'] });
 
+/**
+ * Bagging (`ensemble:`): K members, each trained on its own seeded bootstrap sample of the
+ * training set (round(sample_fraction·n) indices drawn with replacement), with its own optimizer
+ * state, early stopping and run directory (`<run>/members/<k>/`), all scheduled over the one
+ * worker pool. Each member is also scored on its out-of-bag samples (those its bootstrap never
+ * drew). The ensemble predicts by averaging the members' probabilities (`average`) or by
+ * majority vote of their argmax classes (`vote`) and is exported as one ONNX model,
+ * `<run>/model.onnx`.
+ *
+ * ```yaml
+ * ensemble: { members: 5, sample_fraction: 1.0, seed: 7, predict: average }
+ * ```
+ */
+export const ensembleSchema = z
+  .object({
+    /** Number of members K (at least 2: one member is a plain job on a bootstrap sample). */
+    members: z.number().int().min(2).max(256),
+    /** Bootstrap sample size as a fraction of the training set: 1 is the classic bootstrap, < 1 subsamples. */
+    sample_fraction: z.number().gt(0).max(1).default(1),
+    /** Seed of the bootstrap samples and of each member's permutations and dropout masks (default: the job's seed). */
+    seed: z.number().int().min(-(2 ** 31)).lt(2 ** 32).optional(),
+    /** How the exported ensemble combines its members. */
+    predict: z.enum(['average', 'vote']).default('average'),
+  })
+  .strict();
+
 export const jobSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, { error: 'must be letters, digits, ., _ or -' }).default('job'),
@@ -121,6 +147,7 @@ export const jobSchema = z
     clip: clipSchema.default({}),
     eval: evalSchema.prefault({}),
     early_stopping: earlyStoppingSchema.optional(),
+    ensemble: ensembleSchema.optional(),
     checkpoint: checkpointSchema.prefault({}),
     workers: workersSchema.prefault({}),
     max_consecutive_skips: positiveInt.default(5),
@@ -129,3 +156,4 @@ export const jobSchema = z
 
 export type JobConfig = z.output<typeof jobSchema>;
 export type JobInput = z.input<typeof jobSchema>;
+export type EnsembleConfig = z.output<typeof ensembleSchema>;

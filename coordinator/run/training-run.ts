@@ -28,6 +28,11 @@ export interface RunSetup {
   trainIndices: Uint32Array;
   validationIndices: Uint32Array;
   testIndices: Uint32Array;
+  /**
+   * Bagging members: the training samples their bootstrap never drew. Scored once at the end of
+   * training (with the final, possibly restored-best weights), before the test split.
+   */
+  outOfBagIndices?: Uint32Array;
   /** Seed of this run's permutations and dropout masks. */
   seed: number;
   out: RunDirectory;
@@ -37,6 +42,12 @@ export interface RunSetup {
   exportModel?: (params: Map<string, Float32Array>, buffers: Map<string, Float32Array>) => Uint8Array;
   /** Extra fields for summary.json (worker count...). */
   summaryExtras?: () => Record<string, unknown>;
+  /**
+   * Called once the run is over (done or failed) and its summary is written, and again by
+   * resumePhase() for a run restored as over: whoever waits on several runs (an ensemble) must
+   * treat repeated calls as one.
+   */
+  onFinished?: (run: TrainingRun) => void;
 }
 
 /** What a checkpoint's JSON part holds (tensors: params, buffers, optimizer slots, best params/buffers). */
@@ -54,6 +65,8 @@ export interface RunCheckpointMeta {
   consecutiveSkips: number;
   skipped: number;
   lastValidation: EvalSums | null;
+  /** Out-of-bag metrics once scored (bagging members; absent in checkpoints of plain runs). */
+  outOfBag?: EvalSums | null;
   epochLog: RunSummary['epoch_sample_counts'];
   optimizer: { kind: string; step: number; slots: { name: string; count: number }[] };
   counts: { params: number; buffers: number };
@@ -77,6 +90,8 @@ export interface RunSummary {
   monitor: string | null;
   final_validation: EvalSums | null;
   test: EvalSums | null;
+  /** Bagging members only: metrics on the training samples the member's bootstrap never drew. */
+  out_of_bag?: EvalSums | null;
   skipped_steps: number;
   /** Per epoch: how many training samples were used, and how many distinct ones. */
   epoch_sample_counts: { epoch: number; samples: number; distinct: number; expected: number }[];
@@ -86,6 +101,7 @@ export interface RunSummary {
 type Stage = 'train' | 'final' | 'done' | 'failed';
 type NextPhase = 'train' | 'validation' | 'finish';
 
+const EMPTY = new Uint32Array(0);
 const DEFAULT_NO_DECAY = (p: ParamInfo) => p.kind !== 'weight';
 
 export class TrainingRun implements PhaseOwner {
@@ -112,6 +128,7 @@ export class TrainingRun implements PhaseOwner {
   private skipped = 0;
   private lastValidation: EvalSums | null = null;
   private test: EvalSums | null = null;
+  private outOfBag: EvalSums | null = null;
   private readonly started: number;
   private phaseStarted: number;
   private epochCounts: Uint32Array;
@@ -156,6 +173,11 @@ export class TrainingRun implements PhaseOwner {
     return this.stage === 'done' || this.stage === 'failed';
   }
 
+  /** Where this run's checkpoints go (bagging members each have their own run directory). */
+  get checkpointDir(): string {
+    return this.s.out.path('checkpoints');
+  }
+
   currentParams(): { version: number; params: Float32Array[]; buffers: Float32Array[] } {
     return { version: this.version, params: this.params, buffers: this.buffers };
   }
@@ -185,7 +207,7 @@ export class TrainingRun implements PhaseOwner {
   }
 
   private evalPhase(split: EvalSplit): TaskSpec[] {
-    const indices = split === 'test' ? this.s.testIndices : this.s.validationIndices;
+    const indices = split === 'test' ? this.s.testIndices : split === 'oob' ? this.outOfBagIndices() : this.s.validationIndices;
     const shard = this.s.job.eval.batch;
     const tasks: TaskSpec[] = [];
     for (let start = 0, index = 0; start < indices.length; start += shard, index++)
@@ -229,10 +251,12 @@ export class TrainingRun implements PhaseOwner {
       this.s.log.warn({ run: this.name, step: this.globalStep + 1, nonFinite: where }, 'non-finite aggregated gradient: step skipped, parameters untouched');
       this.s.out.metric({ ...base, grad_norm: null, grad_norm_clipped: null, skipped: true, non_finite: where });
       if (this.consecutiveSkips >= job.max_consecutive_skips) {
+        this.globalStep++;
         this.stage = 'failed';
         this.stopReason = `${this.consecutiveSkips} consecutive steps had non-finite gradients (last: ${JSON.stringify(where[0])}); stopping`;
         this.s.log.error({ run: this.name }, this.stopReason);
         this.writeSummary();
+        this.s.onFinished?.(this);
         return [];
       }
     } else {
@@ -263,8 +287,11 @@ export class TrainingRun implements PhaseOwner {
 
   /** The phase to run after restore(): the one that was next when the checkpoint was written. */
   resumePhase(): TaskSpec[] {
-    if (this.done) return [];
-    if (this.stage === 'final') return this.s.testIndices.length > 0 ? this.evalPhase('test') : this.complete();
+    if (this.done) {
+      this.s.onFinished?.(this);
+      return [];
+    }
+    if (this.stage === 'final') return this.finalEvaluation();
     return this.continueWith(this.next);
   }
 
@@ -301,6 +328,11 @@ export class TrainingRun implements PhaseOwner {
       this.test = sums;
       return this.complete();
     }
+    if (split === 'oob') {
+      this.outOfBag = sums;
+      this.s.log.info({ run: this.name, step: this.globalStep, oob_loss: sums.loss, oob_accuracy: sums.accuracy, oob_count: sums.count }, 'out-of-bag evaluation');
+      return this.finalEvaluation();
+    }
     this.lastValidation = sums;
     this.s.log.info({ run: this.name, step: this.globalStep, epoch: this.epoch, val_loss: sums.loss, val_accuracy: sums.accuracy }, 'validation');
     const es = job.early_stopping;
@@ -327,8 +359,18 @@ export class TrainingRun implements PhaseOwner {
       this.s.log.info({ run: this.name, best_step: this.best.step }, 'restored the best weights');
     }
     this.stage = 'final';
+    return this.finalEvaluation();
+  }
+
+  /** Training is over: the out-of-bag split (bagging members) is scored first, then the test split. */
+  private finalEvaluation(): TaskSpec[] {
+    if (this.outOfBag === null && this.outOfBagIndices().length > 0) return this.evalPhase('oob');
     if (this.s.testIndices.length > 0) return this.evalPhase('test');
     return this.complete();
+  }
+
+  private outOfBagIndices(): Uint32Array {
+    return this.s.outOfBagIndices ?? EMPTY;
   }
 
   /** The run is over: the inference model, a final checkpoint and the summary go to disk. */
@@ -340,6 +382,7 @@ export class TrainingRun implements PhaseOwner {
     }
     this.saveCheckpoint();
     this.writeSummary();
+    this.s.onFinished?.(this);
     return [];
   }
 
@@ -356,6 +399,7 @@ export class TrainingRun implements PhaseOwner {
       monitor: es ? es.monitor : null,
       final_validation: this.lastValidation,
       test: this.test,
+      ...(this.s.outOfBagIndices ? { out_of_bag: this.outOfBag } : {}),
       skipped_steps: this.skipped,
       epoch_sample_counts: this.epochLog,
       wall_time_s: (this.s.now() - this.started) / 1000,
@@ -387,6 +431,7 @@ export class TrainingRun implements PhaseOwner {
         consecutiveSkips: this.consecutiveSkips,
         skipped: this.skipped,
         lastValidation: this.lastValidation,
+        ...(this.s.outOfBagIndices ? { outOfBag: this.outOfBag } : {}),
         epochLog: this.epochLog,
         optimizer: { kind: opt.kind, step: opt.step, slots: slotNames.map((name) => ({ name, count: opt.slots[name]!.length })) },
         counts: { params: this.params.length, buffers: this.buffers.length },
@@ -419,6 +464,7 @@ export class TrainingRun implements PhaseOwner {
     this.consecutiveSkips = m.consecutiveSkips;
     this.skipped = m.skipped;
     this.lastValidation = m.lastValidation;
+    this.outOfBag = m.outOfBag ?? null;
     this.epochLog.splice(0, this.epochLog.length, ...m.epochLog);
     this.plan = this.planFor(this.epoch);
   }

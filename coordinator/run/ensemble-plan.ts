@@ -1,0 +1,49 @@
+/**
+ * What each bagging member trains on: its bootstrap sample of the job's training indices, its
+ * out-of-bag set, and its seed. A pure function of (training indices, ensemble config), so a
+ * restarted coordinator plans the same members.
+ *
+ *   member k: positions = bootstrapSample(n, fraction, seed, k)   (draws from 0..n−1, repeats kept)
+ *             trainIndices     = jobTrain[positions]               (dataset indices, draw order)
+ *             outOfBagIndices  = jobTrain[positions never drawn]   (ascending)
+ *             seed             = deriveSeed(seed, 'bootstrap', k)
+ *
+ * The member's seed is the seed of its bootstrap draw; its epoch permutations and dropout masks
+ * derive from it through their own tags (deriveSeed(·, 'epoch', e), maskSeed(·, step, j)), so
+ * they never coincide with the draw itself, and members never share a stream.
+ */
+import { bootstrapSample } from '../plan/bootstrap.js';
+import { SeedStream, deriveSeed } from '../plan/seeds.js';
+
+export interface MemberPlan {
+  member: number;
+  /** Seed of the member's permutations and dropout masks. */
+  seed: number;
+  /** Dataset indices the member trains on, in draw order (repeats allowed); length round(fraction·n). */
+  trainIndices: Uint32Array;
+  /** Dataset indices of the training samples the bootstrap never drew, ascending by position. */
+  outOfBagIndices: Uint32Array;
+  /** How many different training samples were drawn (n − |out of bag|). */
+  distinct: number;
+}
+
+export interface BaggingConfig {
+  members: number;
+  sampleFraction: number;
+  seed: number;
+}
+
+/** One plan per member, for the job's training indices (the population of every bootstrap). */
+export function planMembers(jobTrainIndices: Uint32Array, c: BaggingConfig): MemberPlan[] {
+  const n = jobTrainIndices.length;
+  return Array.from({ length: c.members }, (_, member) => {
+    const { indices, outOfBag } = bootstrapSample(n, c.sampleFraction, c.seed, member);
+    return {
+      member,
+      seed: deriveSeed(c.seed, SeedStream.bootstrap, member),
+      trainIndices: indices.map((pos) => jobTrainIndices[pos]!),
+      outOfBagIndices: outOfBag.map((pos) => jobTrainIndices[pos]!),
+      distinct: n - outOfBag.length,
+    };
+  });
+}
