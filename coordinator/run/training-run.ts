@@ -65,6 +65,8 @@ export interface RunCheckpointMeta {
   consecutiveSkips: number;
   skipped: number;
   lastValidation: EvalSums | null;
+  bestValidation?: EvalSums | null;
+  restoredBest?: boolean;
   /** Out-of-bag metrics once scored (bagging members; absent in checkpoints of plain runs). */
   outOfBag?: EvalSums | null;
   epochLog: RunSummary['epoch_sample_counts'];
@@ -88,7 +90,10 @@ export interface RunSummary {
   best_step: number | null;
   best_metric: number | null;
   monitor: string | null;
+  /** Validation metrics of the final weights (the best evaluation's when they were restored). */
   final_validation: EvalSums | null;
+  /** The last validation evaluation, of the weights before any restore. */
+  last_validation: EvalSums | null;
   test: EvalSums | null;
   /** Bagging members only: metrics on the training samples the member's bootstrap never drew. */
   out_of_bag?: EvalSums | null;
@@ -127,6 +132,10 @@ export class TrainingRun implements PhaseOwner {
   private consecutiveSkips = 0;
   private skipped = 0;
   private lastValidation: EvalSums | null = null;
+  /** Validation metrics of the best evaluation so far (what restore_best brings back). */
+  private bestValidation: EvalSums | null = null;
+  /** Whether the final weights are the restored best ones. */
+  private restoredBest = false;
   private test: EvalSums | null = null;
   private outOfBag: EvalSums | null = null;
   private readonly started: number;
@@ -323,7 +332,9 @@ export class TrainingRun implements PhaseOwner {
 
   private afterEval(split: EvalSplit, sums: EvalSums): TaskSpec[] {
     const job = this.s.job;
-    this.s.out.metric({ type: 'eval', run: this.name, step: this.globalStep, epoch: this.epoch, split, loss: sums.loss, accuracy: sums.accuracy, count: sums.count, head_losses: sums.headLosses, time: Date.now() });
+    // The epoch the evaluated weights were trained in (steps count epochs from 0 too).
+    const epoch = this.stepInEpoch === 0 && this.globalStep > 0 ? this.epoch - 1 : this.epoch;
+    this.s.out.metric({ type: 'eval', run: this.name, step: this.globalStep, epoch, split, loss: sums.loss, accuracy: sums.accuracy, count: sums.count, head_losses: sums.headLosses, time: Date.now() });
     if (split === 'test') {
       this.test = sums;
       return this.complete();
@@ -340,6 +351,7 @@ export class TrainingRun implements PhaseOwner {
       const value = es.monitor === 'val_loss' ? sums.loss : (sums.accuracy ?? NaN);
       const d = decideEarlyStop(es, this.es, value, this.globalStep);
       this.es = d.state;
+      if (d.improved) this.bestValidation = sums;
       if (d.improved && es.restore_best) this.best = { params: this.params.map((p) => Float32Array.from(p)), buffers: this.buffers.map((b) => Float32Array.from(b)), step: this.globalStep };
       if (d.stop) return this.finish(d.reason!);
     }
@@ -356,6 +368,7 @@ export class TrainingRun implements PhaseOwner {
       this.params = this.best.params;
       this.buffers = this.best.buffers;
       this.version++;
+      this.restoredBest = true;
       this.s.log.info({ run: this.name, best_step: this.best.step }, 'restored the best weights');
     }
     this.stage = 'final';
@@ -397,7 +410,8 @@ export class TrainingRun implements PhaseOwner {
       best_step: es ? this.es.bestStep : null,
       best_metric: es ? this.es.best : null,
       monitor: es ? es.monitor : null,
-      final_validation: this.lastValidation,
+      final_validation: this.restoredBest ? this.bestValidation : this.lastValidation,
+      last_validation: this.lastValidation,
       test: this.test,
       ...(this.s.outOfBagIndices ? { out_of_bag: this.outOfBag } : {}),
       skipped_steps: this.skipped,
@@ -431,6 +445,8 @@ export class TrainingRun implements PhaseOwner {
         consecutiveSkips: this.consecutiveSkips,
         skipped: this.skipped,
         lastValidation: this.lastValidation,
+        bestValidation: this.bestValidation,
+        restoredBest: this.restoredBest,
         ...(this.s.outOfBagIndices ? { outOfBag: this.outOfBag } : {}),
         epochLog: this.epochLog,
         optimizer: { kind: opt.kind, step: opt.step, slots: slotNames.map((name) => ({ name, count: opt.slots[name]!.length })) },
@@ -464,6 +480,8 @@ export class TrainingRun implements PhaseOwner {
     this.consecutiveSkips = m.consecutiveSkips;
     this.skipped = m.skipped;
     this.lastValidation = m.lastValidation;
+    this.bestValidation = m.bestValidation ?? null;
+    this.restoredBest = m.restoredBest ?? false;
     this.outOfBag = m.outOfBag ?? null;
     this.epochLog.splice(0, this.epochLog.length, ...m.epochLog);
     this.plan = this.planFor(this.epoch);

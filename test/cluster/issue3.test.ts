@@ -128,7 +128,12 @@ describe('the default model and data on a coordinator with two worker processes'
     const best = validation.find((e) => e.step === s.best_step)!;
     expect(best.accuracy).toBe(s.best_metric);
     for (const e of validation) expect(e.accuracy as number).toBeLessThanOrEqual((s.best_metric as number) + 0.001 + 1e-12);
-    expect(s.final_validation).toMatchObject({ accuracy: validation.at(-1)!.accuracy, loss: validation.at(-1)!.loss, count: 1000 });
+    // The final weights are the best evaluation's (restored), so final_validation is that evaluation;
+    // last_validation is the last one, of the weights before the restore.
+    const restored = s.best_step !== s.steps;
+    const finalEval = restored ? best : validation.at(-1)!;
+    expect(s.final_validation).toMatchObject({ accuracy: finalEval.accuracy, loss: finalEval.loss, count: 1000 });
+    expect(s.last_validation).toMatchObject({ accuracy: validation.at(-1)!.accuracy, loss: validation.at(-1)!.loss, count: 1000 });
     expect(s.wall_time_s).toBeGreaterThan(0);
   });
 
