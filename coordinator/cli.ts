@@ -4,6 +4,11 @@
  * Without --config the embedded default job runs (the default MLP on the bundled digits, with
  * early stopping). `--local-workers N` also starts N worker processes on this machine, so one
  * command runs a whole local cluster. Exit code 0 when every run finished, 1 otherwise.
+ *
+ * Started on a run directory that holds checkpoints of the same job, it resumes (the newest good
+ * checkpoint of each run); a run directory of another job config is refused. SIGTERM or SIGINT
+ * stops the job gracefully: every unfinished run is checkpointed first, and remote workers keep
+ * trying to reconnect. A second signal ends the process at once.
  */
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { createLogger } from '../shared/log.js';
@@ -28,7 +33,7 @@ export function buildCoordinatorProgram(onDone: (code: number) => void): Command
     .option('--port <n>', 'port to listen on (0: any free port, printed)', integer('--port', 0), 7070)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--local-workers <n>', 'also start this many worker processes on this machine', integer('--local-workers', 0), 0)
-    .option('--run-dir <dir>', "where outputs go (default: the job's run_dir, else runs/<name>-<time>)")
+    .option('--run-dir <dir>', "where outputs go (default: the job's run_dir, else runs/<name>-<time>); one holding checkpoints of this job is resumed")
     .action(async (opts) => {
       const log = createLogger('coordinator');
       const { config, baseDir, source } = opts.config

@@ -1,9 +1,16 @@
 /**
  * The coordinator's lifecycle:
  *
- *   load job ─► compile graphs, prepare data ─► runs ─► gRPC server on host:port (+ health)
+ *   run directory's job identity (refused if another job's) ─► load job ─► compile graphs,
+ *   prepare data ─► runs ─► restore from checkpoints ─► gRPC server on host:port (+ health)
  *     ─► [spawn local workers] ─► lease timer ─► … every run done (or stopped) …
- *     ─► workers told `stop` ─► wait for them to leave (deadline) ─► shut down ─► exit 0 / 1
+ *     ─► done: workers told `stop` ─► wait for them to leave (deadline) ─► shut down ─► exit 0 / 1
+ *     ─► stopped (SIGTERM/SIGINT): checkpoint every run ─► shut down, workers keep trying to
+ *        reconnect ─► exit 1; `coordinator start` on the same run directory resumes
+ *
+ * A run directory belongs to one job: its id and config fingerprint are kept in it
+ * (job-identity.json), so a restarted coordinator keeps the job id its workers know. A run
+ * directory whose runs are all done is reported and not trained again.
  *
  * The bound address and the run directory are printed on stdout (one line each), so scripts
  * and tests can find them; everything else goes to the log.
@@ -27,6 +34,9 @@ import { coordinatorHandlers } from './server.js';
 import { TrainingRun } from './run/training-run.js';
 import { buildRuns, type RunContext } from './run/build-runs.js';
 import { RunDirectory } from './run/outputs.js';
+import { readIdentity, writeIdentity } from './job-identity.js';
+import { findCheckpoints, hasCheckpointFiles, restoreRuns, writeStopCheckpoints, type ResumableRun } from './resume.js';
+import { plannedSteps, terminalProgress } from './progress.js';
 
 /** The service name health checks ask about (the empty name stands for the whole server). */
 export const HEALTH_SERVICE = 'gradfleet.v1.Coordinator';
@@ -60,12 +70,26 @@ export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
   const log = o.log;
   const now = o.now ?? Date.now;
   const job = o.job;
-  const loaded = await loadJob(job, o.source, o.baseDir);
   const runDir = resolve(o.runDir ?? job.run_dir ?? `runs/${job.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-  const out = new RunDirectory(runDir);
-  const jobId = `${job.name}-${randomBytes(4).toString('hex')}`;
+  // Checked before the (slow) load, so that a run directory of another job is refused at once;
+  // written after it, so that a job that fails to load does not claim the directory.
+  const known = readIdentity(runDir, job, () => hasCheckpointFiles(runDir));
+  const loaded = await loadJob(job, o.source, o.baseDir);
+  const progress = terminalProgress(plannedSteps(job, loaded.trainIndices.length));
+  const out = new RunDirectory(runDir, { onMetric: progress?.update });
+  const jobId = known?.job_id ?? writeIdentity(runDir, job, `${job.name}-${randomBytes(4).toString('hex')}`).job_id;
   const registry = new WorkerRegistry({ leaseMs: job.workers.lease }, now());
   const runs = (o.makeRuns ?? buildRuns)(loaded, { out, log, now, workers: () => ({ registrations: registry.registrations, connected: registry.size }) });
+  const checkpoints = findCheckpoints(runDir, log);
+  const restored = restoreRuns(runs, checkpoints, log);
+  for (const r of restored) o.print(`resumed run ${r.run.name} from ${r.from.path} (step ${r.from.contents.meta.globalStep}${r.run.done ? ', already done' : ''})`);
+  if (restored.length > 0 && runs.every((r) => r.done)) {
+    writeFinalParams(out, runs);
+    o.print(`every run in ${runDir} is already done (${runs.map((r) => r.name).join(', ')}); nothing to train`);
+    o.print(`run directory: ${runDir}`);
+    progress?.finish();
+    return 0;
+  }
 
   const pkg = packageJob(
     { jobId, name: job.name, compression: job.workers.compression, threads: job.workers.threads, chunkBytes: DEFAULT_CHUNK_BYTES, dataset: datasetMeta(loaded.dataset) },
@@ -93,16 +117,18 @@ export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
   const port = await bind(server, `${o.host}:${o.port}`);
   const address = `${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
 
-  dispatcher.start();
+  dispatcher.start(new Map(restored.map((r) => [r.run.id, r.phase])));
   health.setStatus('', 'SERVING');
   health.setStatus(HEALTH_SERVICE, 'SERVING');
   o.print(`coordinator listening on ${address} (job ${jobId}, ${loaded.training.params.length} params, ${loaded.trainIndices.length} training samples)`);
   o.print(`run directory: ${runDir}`);
-  log.info({ jobId, address, source: o.source, runDir, localWorkers: o.localWorkers }, 'coordinator started');
+  log.info({ jobId, address, source: o.source, runDir, localWorkers: o.localWorkers, resumedRuns: restored.length }, restored.length > 0 ? 'coordinator started (resumed)' : 'coordinator started');
 
-  const tick = setInterval(() => dispatcher.tick(), Math.max(50, Math.min(1000, Math.floor(job.workers.lease / 4))));
+  // Leases are checked at a tenth of their length, so a lost worker's tasks move on within
+  // about one lease period of its last call.
+  const tick = setInterval(() => dispatcher.tick(), Math.max(50, Math.min(500, Math.floor(job.workers.lease / 10))));
   const children = Array.from({ length: o.localWorkers }, (_, i) => spawnWorker(address, i, log));
-  const onAbort = () => dispatcher.finish({ ok: false, reason: 'coordinator stopped before the job ended' });
+  const onAbort = () => dispatcher.finish({ ok: false, reason: 'coordinator stopped before the job ended', interrupted: true });
   o.abort?.addEventListener('abort', onAbort, { once: true });
   if (o.abort?.aborted) onAbort();
 
@@ -111,11 +137,14 @@ export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
     end = await dispatcher.finished;
   } finally {
     o.abort?.removeEventListener('abort', onAbort);
+    progress?.finish();
   }
 
-  // Workers learn `stop` on their next call; give them time to hear it and leave.
   health.setStatus('', 'NOT_SERVING');
   health.setStatus(HEALTH_SERVICE, 'NOT_SERVING');
+  if (end.interrupted) return stopResumable(end);
+
+  // Workers learn `stop` on their next call; give them time to hear it and leave.
   const leaveWaitMs = Math.max(5_000, 2 * job.workers.heartbeat + 2_000);
   const leaveDeadline = now() + leaveWaitMs;
   while (registry.size > 0 && now() < leaveDeadline) await sleep(50);
@@ -130,6 +159,32 @@ export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
   o.print(`${ok ? 'job finished' : 'job FAILED'}: ${end.reason}${failed.length > 0 ? `; failed runs: ${failed.map((r) => r.name).join(', ')}` : ''}`);
   o.print(`run directory: ${runDir}`);
   return ok ? 0 : 1;
+
+  /**
+   * A graceful stop before the end: every unfinished run is checkpointed as it stands, local
+   * workers are drained, and remote workers are left trying to reconnect (within their
+   * --unreachable-timeout) to the coordinator that resumes this run directory.
+   */
+  async function stopResumable(stop: JobEnd): Promise<number> {
+    const foundDir = new Map([...checkpoints.values()].map((c) => [c.contents.meta.run, c.dir]));
+    const written = writeStopCheckpoints(runs, {
+      activePhase: (runId) => dispatcher.activePhase(runId),
+      // A single run writes into <run>/checkpoints (build-runs gives it the job's RunDirectory).
+      dirOf: (run: ResumableRun) => run.checkpointDir ?? foundDir.get(run.name) ?? (runs.length === 1 ? out.path('checkpoints') : undefined),
+      keep: job.checkpoint.keep,
+      log,
+    });
+    for (const file of written) o.print(`checkpoint written: ${file}`);
+    log.info({ files: written, workers: registry.size }, 'coordinator stopping: runs checkpointed; remote workers keep trying to reconnect until their --unreachable-timeout');
+    clearInterval(tick);
+    // Local workers that got the signal too (Ctrl-C reaches the terminal's whole process group)
+    // drain by themselves; the others are sent SIGTERM after a short wait.
+    await Promise.all(children.map((c) => waitForExit(c, 2_000, log)));
+    await shutdown(server, 5_000);
+    o.print(`job stopped before its end: ${stop.reason}; start the coordinator again on ${runDir} to resume it`);
+    o.print(`run directory: ${runDir}`);
+    return 1;
+  }
 }
 
 /** Whether a run ended in failure (a TrainingRun that stopped on non-finite steps, for one). */

@@ -65,13 +65,27 @@ export interface JobEnd {
   /** false when a run crashed (an exception while completing a phase). */
   ok: boolean;
   reason: string;
+  /**
+   * The coordinator was stopped before the job ended and will be resumed from its checkpoints:
+   * workers are not told to stop (they keep trying to reach the coordinator), and results that
+   * arrive now are ignored so that the runs stay as checkpointed.
+   */
+  interrupted?: true;
 }
 
 export class Dispatcher {
   private readonly runs = new Map<number, ClusterRun>();
   private readonly changed = new ChangeSignal();
-  /** Task keys handed to each worker and not yet answered (to reconcile with what the worker lists). */
-  private readonly assigned = new Map<string, Set<string>>();
+  /** Task keys handed to each worker and not yet answered, with when (to reconcile with what the worker lists). */
+  private readonly assigned = new Map<string, Map<string, number>>();
+  /** Tasks handed back by a lost or leaving worker and not yet handed out again: from whom, since when. */
+  private readonly orphaned = new Map<string, { from: string; at: number }>();
+  /** Orphaned tasks handed out again and not yet answered, for the recovery log line. */
+  private readonly recovering = new Map<string, { from: string; lostAt: number }>();
+  /** The phase each run is in now (the tasks the scheduler holds for it). */
+  private readonly phaseOf = new Map<number, string | undefined>();
+  private startedAt = 0;
+  private firstAccepted = false;
   private end: JobEnd | undefined;
   private resolveEnd!: (end: JobEnd) => void;
   /** Resolves once every run is done (or one crashed). */
@@ -106,11 +120,36 @@ export class Dispatcher {
     return this.end;
   }
 
-  /** Installs every run's first phase. */
-  start(): void {
+  /**
+   * Installs every run's first phase, or for runs restored from a checkpoint the phase given in
+   * `resumed` (by run id).
+   */
+  start(resumed: ReadonlyMap<number, TaskSpec[]> = new Map()): void {
     const now = this.o.now();
-    for (const run of this.runs.values()) this.o.scheduler.startPhase(run, run.firstPhase(), now);
+    this.startedAt = now;
+    for (const run of this.runs.values()) {
+      const tasks = resumed.get(run.id) ?? run.firstPhase();
+      this.phaseOf.set(run.id, tasks[0]?.phase);
+      this.o.scheduler.startPhase(this.tracked(run), tasks, now);
+    }
     this.checkFinished();
+  }
+
+  /** The phase a run is in now (undefined once it is done). */
+  activePhase(runId: number): string | undefined {
+    return this.phaseOf.get(runId);
+  }
+
+  /** The run as the scheduler sees it, noting which phase it moves to. */
+  private tracked(run: ClusterRun): PhaseOwner {
+    return {
+      id: run.id,
+      completePhase: (phase, results) => {
+        const next = run.completePhase(phase, results);
+        this.phaseOf.set(run.id, next[0]?.phase);
+        return next;
+      },
+    };
   }
 
   register(info: WorkerInfo): { workerId: string; jobId: string; leaseMs: number; heartbeatMs: number } {
@@ -123,17 +162,15 @@ export class Dispatcher {
     const w = this.o.registry.touch(workerId, this.o.now());
     if (!w) return { known: false, drain: false, stop: '' };
     this.checkJob(jobId);
-    return { known: true, drain: w.state === 'draining', stop: this.end?.reason ?? '' };
+    return { known: true, drain: w.state === 'draining', stop: this.end && !this.end.interrupted ? this.end.reason : '' };
   }
 
   /** A worker says goodbye; its tasks go back to the pool at once. Unknown workers are fine (idempotent). */
   leave(workerId: string, reason: string): void {
     const w = this.o.registry.remove(workerId, this.o.now());
     if (!w) return;
-    const handedBack = this.o.scheduler.workerLost(workerId);
-    this.assigned.delete(workerId);
+    const handedBack = this.lost(workerId);
     this.o.log.info({ workerId, reason, handedBack: handedBack.length, workers: this.o.registry.size }, 'worker left');
-    if (handedBack.length > 0) this.changed.notify();
   }
 
   /**
@@ -147,6 +184,9 @@ export class Dispatcher {
     const deadline = this.o.now() + Math.min(Math.max(0, waitMs), this.o.maxWaitMs);
     let waitedOut = false;
     for (;;) {
+      // An interrupted coordinator hands out nothing more, but does not send its workers away:
+      // they wait for it to come back.
+      if (this.end?.interrupted) return { retryAfterMs: this.o.heartbeatMs };
       if (this.end) return { stop: this.end.reason };
       const w = this.o.registry.get(workerId);
       if (!w) throw new UnknownWorkerError(workerId);
@@ -155,7 +195,7 @@ export class Dispatcher {
       const task = this.o.scheduler.next(workerId, now);
       if (task) {
         this.o.registry.markTraining(workerId);
-        this.assignedTo(workerId).add(taskKey(task));
+        this.handedOut(workerId, taskKey(task), now);
         return { task };
       }
       const left = deadline - now;
@@ -177,7 +217,7 @@ export class Dispatcher {
     if (!assigned || assigned.size === 0) return;
     const listed = new Set(holding.map((t) => taskKey(t)));
     let released = 0;
-    for (const key of [...assigned]) {
+    for (const key of [...assigned.keys()]) {
       if (listed.has(key)) continue;
       assigned.delete(key);
       if (this.o.scheduler.holds(workerId, key)) {
@@ -191,10 +231,37 @@ export class Dispatcher {
     }
   }
 
-  private assignedTo(workerId: string): Set<string> {
+  private assignedTo(workerId: string): Map<string, number> {
     let s = this.assigned.get(workerId);
-    if (!s) this.assigned.set(workerId, (s = new Set()));
+    if (!s) this.assigned.set(workerId, (s = new Map()));
     return s;
+  }
+
+  /** Records a hand-out; says when it is a lost worker's task going elsewhere, or a straggler's backup. */
+  private handedOut(workerId: string, key: string, now: number): void {
+    const orphan = this.orphaned.get(key);
+    if (orphan) {
+      this.orphaned.delete(key);
+      this.recovering.set(key, { from: orphan.from, lostAt: orphan.at });
+      this.o.log.info({ task: key, from: orphan.from, to: workerId, afterMs: now - orphan.at }, 'task reassigned');
+    } else {
+      for (const [holder, keys] of this.assigned) {
+        const since = holder === workerId ? undefined : keys.get(key);
+        if (since !== undefined && this.o.scheduler.holds(holder, key)) this.o.log.info({ task: key, holder, heldMs: now - since, backup: workerId }, 'straggler: task also handed to an idle worker; the first result wins');
+      }
+    }
+    this.assignedTo(workerId).set(key, now);
+    this.o.log.debug({ task: key, workerId }, 'task handed out');
+  }
+
+  /** A worker is gone: its tasks go back to the pool (noted, for the reassignment log line). */
+  private lost(workerId: string): string[] {
+    const handedBack = this.o.scheduler.workerLost(workerId);
+    this.assigned.delete(workerId);
+    const now = this.o.now();
+    for (const key of handedBack) if (this.o.scheduler.lookup(key) && !this.orphaned.has(key)) this.orphaned.set(key, { from: workerId, at: now });
+    if (handedBack.length > 0) this.changed.notify();
+    return handedBack;
   }
 
   /**
@@ -205,8 +272,9 @@ export class Dispatcher {
     this.touchKnown(h.workerId);
     this.checkJob(h.jobId);
     const key = taskKey({ runId: h.runId, phase: h.phase, index: h.microbatch });
+    if (this.end) return this.late(h.workerId, key, `the job has ended (${this.end.reason}); result for task ${key} ignored`);
     const spec = this.o.scheduler.lookup(key);
-    if (!spec) return { kind: 'late', note: `task ${key} is not current (late or duplicate result ignored)` };
+    if (!spec) return this.late(h.workerId, key, `task ${key} is not current (late or duplicate result ignored)`);
     const kind = h.kind === TaskKind.TRAIN ? 'train' : h.kind === TaskKind.EVAL ? 'eval' : undefined;
     if (kind !== spec.kind) throw new MalformedResultError(`result for task ${key} says kind ${TaskKind[h.kind] ?? h.kind}, the task is ${spec.kind}`);
     if (h.paramVersion !== spec.step) throw new StaleResultError(`result for task ${key} was computed on parameters version ${h.paramVersion}; the task needs version ${spec.step}`);
@@ -248,12 +316,37 @@ export class Dispatcher {
       return { accepted: true, note: 'the run failed after this result; the job stops' };
     }
     this.assigned.get(h.workerId)?.delete(e.key);
-    if (!outcome.accepted) return { accepted: false, note: outcome.note };
+    if (!outcome.accepted) {
+      this.o.log.info({ task: e.key, workerId: h.workerId }, 'late or duplicate result ignored');
+      return { accepted: false, note: outcome.note };
+    }
+    this.o.log.debug({ task: e.key, workerId: h.workerId }, 'result accepted');
+    this.accepted(h.workerId, e.key);
     if (outcome.phaseDone) {
+      for (const m of [this.orphaned, this.recovering]) for (const key of m.keys()) if (!this.o.scheduler.lookup(key)) m.delete(key);
       this.changed.notify();
       this.checkFinished();
     }
     return { accepted: true, note: '' };
+  }
+
+  private late(workerId: string, key: string, note: string): ResultExpectation {
+    this.o.log.info({ task: key, workerId }, 'late or duplicate result ignored');
+    return { kind: 'late', note };
+  }
+
+  /** Log lines that measure recovery: the first result after (re)start, a lost task's result. */
+  private accepted(workerId: string, key: string): void {
+    const now = this.o.now();
+    if (!this.firstAccepted) {
+      this.firstAccepted = true;
+      this.o.log.info({ task: key, workerId, sinceStartMs: now - this.startedAt }, 'first result accepted');
+    }
+    const r = this.recovering.get(key);
+    if (r) {
+      this.recovering.delete(key);
+      this.o.log.info({ task: key, from: r.from, by: workerId, sinceLostMs: now - r.lostAt }, "lost worker's task completed by another worker");
+    }
   }
 
   /** Renews the worker's lease; throws when the worker is unknown or names another job. */
@@ -305,8 +398,7 @@ export class Dispatcher {
   tick(): void {
     const now = this.o.now();
     for (const w of this.o.registry.expire(now)) {
-      const handedBack = this.o.scheduler.workerLost(w.id);
-      this.assigned.delete(w.id);
+      const handedBack = this.lost(w.id);
       this.o.log.warn({ workerId: w.id, name: w.name, silentMs: now - w.lastSeen, handedBack: handedBack.length, workers: this.o.registry.size }, 'worker lease expired: its tasks go to other workers');
     }
     if (!this.end && noWorkersWarningDue(this.o.registry.emptyFor(now), this.lastNoWorkersWarning, now, this.o.waitWarningMs)) {
@@ -320,7 +412,7 @@ export class Dispatcher {
   finish(end: JobEnd): void {
     if (this.end) return;
     this.end = end;
-    this.o.log.info({ ok: end.ok, reason: end.reason }, 'job ended');
+    this.o.log.info({ ok: end.ok, reason: end.reason, interrupted: end.interrupted ?? false }, end.interrupted ? 'job interrupted' : 'job ended');
     this.changed.notify();
     this.resolveEnd(end);
   }

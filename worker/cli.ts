@@ -3,6 +3,8 @@
  *
  * A worker needs only the coordinator's address: it receives the job, the graphs and the data.
  * SIGTERM (or SIGINT) drains it: the task in hand is finished (or handed back), then it leaves.
+ * A coordinator that goes away is waited for (retries with bounded backoff, logged); after
+ * --unreachable-timeout without reaching it the worker exits 1 with a line that says so.
  */
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { createLogger } from '../shared/log.js';
@@ -38,7 +40,10 @@ export function buildWorkerProgram(onDone: (code: number) => void): Command {
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
-      onDone(await worker.run());
+      const code = await worker.run();
+      // Giving up on the coordinator is said in plain words too, not only in the JSON log.
+      if (worker.failure) process.stderr.write(`worker: ${worker.failure}\n`);
+      onDone(code);
     });
   return program;
 }

@@ -5,7 +5,7 @@
  * wait for it (waitForReady) until their deadline, so a coordinator that restarts is waited for
  * and a coordinator that is gone ends in DEADLINE_EXCEEDED / UNAVAILABLE, never in a hang.
  */
-import { credentials, Metadata, status as Status, type CallOptions, type ChannelOptions, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { connectivityState as ConnectivityState, credentials, Metadata, status as Status, type CallOptions, type ChannelOptions, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
   CoordinatorClient,
   type HeartbeatReply,
@@ -49,8 +49,10 @@ export function channelOptions(): ChannelOptions {
     // Result streams are replayed on a retry only while they fit this buffer; bigger ones fail
     // and the worker's loop decides (the task is recomputed or handed back).
     'grpc.per_rpc_retry_buffer_size': 8 << 20,
+    // The channel reconnects by itself; the cap bounds how long a restarted coordinator goes
+    // unnoticed.
     'grpc.initial_reconnect_backoff_ms': 200,
-    'grpc.max_reconnect_backoff_ms': 5_000,
+    'grpc.max_reconnect_backoff_ms': 2_000,
     // Parameters arrive as megabytes per step: a 16 MiB receive window instead of HTTP/2's
     // 64 KiB default saves the window-update round trips.
     'grpc-node.flow_control_window': 16 << 20,
@@ -169,6 +171,23 @@ export class CoordinatorConnection {
       call.on('error', () => {});
       pump();
     });
+  }
+
+  /**
+   * Calls `listener` with every change of the channel's connectivity state (READY, CONNECTING,
+   * TRANSIENT_FAILURE while it reconnects with backoff…) until the connection is closed.
+   */
+  watchConnectivity(listener: (state: ConnectivityState) => void): void {
+    const channel = this.client.getChannel();
+    const arm = (current: ConnectivityState) => {
+      if (current === ConnectivityState.SHUTDOWN) return;
+      channel.watchConnectivityState(current, Infinity, () => {
+        const next = channel.getConnectivityState(false);
+        listener(next);
+        arm(next);
+      });
+    };
+    arm(channel.getConnectivityState(false));
   }
 
   close(): void {

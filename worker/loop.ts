@@ -8,12 +8,15 @@
  *        ▲             │
  *        └─ NOT_FOUND ─┘  (coordinator restarted or lease lost: register again)
  *
- * Every call has a deadline; a coordinator unreachable for longer than `unreachableMs` ends the
- * worker with exit code 1 and a line that says so.
+ * Every call has a deadline. A coordinator that cannot be reached (restarting, gone) is called
+ * again after a bounded exponential backoff (worker/reconnect.ts), each retry logged; once no call
+ * has reached it for `unreachableMs`, the worker ends with exit code 1 and a line that says so.
+ * A coordinator restarted on its run directory keeps its job id, so a reconnecting worker only
+ * registers again and keeps the job, graphs and data it downloaded.
  */
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { status as Status, type ServiceError } from '@grpc/grpc-js';
+import { connectivityState as ConnectivityState, status as Status, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from '../shared/log.js';
 import type { Batch } from '../shared/data/dataset.js';
 import { gatherBatch } from '../shared/data/batch.js';
@@ -23,6 +26,7 @@ import { CoordinatorConnection, DEFAULT_TIMEOUTS, isUnreachable, statusName, typ
 import { loadJobContext, type JobContext, type Weights } from './job-context.js';
 import { describeTask, taskRef, workTaskFrom, type WorkTask } from './task.js';
 import { probeDevice } from './device-probe.js';
+import { DEFAULT_RECONNECT, retryDelay, shouldGiveUp, type ReconnectPolicy } from './reconnect.js';
 
 export const WORKER_VERSION = '0.1.0';
 
@@ -82,8 +86,20 @@ export class Worker {
   private readonly log: Logger;
   private readonly conn: CoordinatorConnection;
   private readonly waitMs: number;
-  private readonly unreachableMs: number;
+  private readonly reconnect: ReconnectPolicy;
   private stopReason: string | undefined;
+  /** Why the worker gave up (the coordinator unreachable too long); set once. */
+  private fatal: WorkerFatalError | undefined;
+  private giveUp!: (err: WorkerFatalError) => void;
+  /** Rejects when the worker gives up, ending run() even while a call still waits for the coordinator. */
+  private readonly gaveUp = new Promise<never>((_, reject) => (this.giveUp = reject));
+  /** When a call last reached the coordinator (any answer, errors included, counts). */
+  private lastContact = Date.now();
+  /** The channel was connected once; since when it is not (undefined while connected). */
+  private connected = false;
+  private disconnectedAt: number | undefined;
+  private lastFailure = '';
+  private watchdog: NodeJS.Timeout | undefined;
   /** Cancels long polls and sleeps when the worker is asked to stop. */
   private readonly stopping = new AbortController();
   private workerId = '';
@@ -96,7 +112,6 @@ export class Worker {
   /** Which (run, version) each session holds now. */
   private trainLoaded: Weights | undefined;
   private evalLoaded: Weights | undefined;
-  private unreachableSince: number | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatInFlight = false;
   private heartbeatMs = 2000;
@@ -106,7 +121,13 @@ export class Worker {
     this.log = o.log;
     this.conn = new CoordinatorConnection(o.coordinator, o.timeouts ?? DEFAULT_TIMEOUTS);
     this.waitMs = o.waitMs ?? 5_000;
-    this.unreachableMs = o.unreachableMs ?? 120_000;
+    this.reconnect = { ...DEFAULT_RECONNECT, giveUpAfterMs: o.unreachableMs ?? 120_000 };
+    this.gaveUp.catch(() => {});
+  }
+
+  /** Why the worker gave up, when it did (for the command line's last words). */
+  get failure(): string | undefined {
+    return this.fatal?.message;
   }
 
   /** Asks the worker to finish the task in hand, leave, and return (SIGTERM). */
@@ -119,20 +140,27 @@ export class Worker {
 
   /** Runs until the coordinator says stop, the worker is stopped, or it cannot go on. Returns the exit code. */
   async run(): Promise<number> {
+    this.lastContact = Date.now();
+    this.startWatchdog();
+    this.conn.watchConnectivity((state) => this.channelState(state));
     try {
       this.device = await probeDevice(this.o.device, (reason) => this.log.warn({ requested: this.o.device }, reason));
-      await this.join();
+      await Promise.race([this.join(), this.gaveUp]);
       this.startHeartbeats();
-      await Promise.race([this.work(), this.drainDeadline()]);
+      await Promise.race([this.work(), this.drainDeadline(), this.gaveUp]);
       return 0;
     } catch (e) {
-      if (this.stopReason && isUnreachable(e)) return 0;
-      this.log.error({ err: e }, e instanceof WorkerFatalError ? e.message : 'worker failed');
+      const err = this.fatal ?? e;
+      if (this.stopReason && !this.fatal && isUnreachable(err)) return 0;
+      this.log.error({ err }, err instanceof WorkerFatalError ? err.message : 'worker failed');
       return 1;
     } finally {
       if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-      await this.leave();
-      await this.ctx?.release().catch(() => {});
+      if (this.watchdog) clearInterval(this.watchdog);
+      // A coordinator that is gone is not waited for.
+      if (!this.fatal) await this.leave();
+      // After giving up, a computation may still be running in a session: the process ends instead.
+      if (!this.fatal) await this.ctx?.release().catch(() => {});
       this.conn.close();
       this.log.info({ tasks: this.tasksDone, reason: this.stopReason }, 'worker exited');
     }
@@ -328,26 +356,63 @@ export class Worker {
 
   /**
    * One call to the coordinator. NOT_FOUND means this worker is unknown there (SessionLost);
-   * a coordinator that cannot be reached is called again until `unreachableMs` has passed.
+   * a coordinator that cannot be reached is called again after a growing, bounded delay, until
+   * the watchdog gives up (no contact for `unreachableMs`).
    */
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
+      if (this.fatal) throw this.fatal;
       try {
         const r = await fn();
-        this.unreachableSince = undefined;
+        this.contact();
         return r;
       } catch (e) {
+        if (this.fatal) throw this.fatal;
         const code = (e as ServiceError).code;
+        if (!isUnreachable(e)) this.contact(); // the coordinator answered, if only to refuse
         if (code === Status.NOT_FOUND && what !== 'Register') throw new SessionLost((e as ServiceError).details);
         if (!isUnreachable(e) || this.stopReason) throw e;
         const now = Date.now();
-        this.unreachableSince ??= now;
-        const down = now - this.unreachableSince;
-        if (down >= this.unreachableMs) throw new WorkerFatalError(`coordinator at ${this.o.coordinator} unreachable for ${Math.round(down / 1000)}s (${what}: ${statusName(e)}); giving up`);
-        this.log.warn({ call: what, code: statusName(e), downMs: down }, 'coordinator unreachable; trying again');
-        await sleep(Math.min(1000, this.heartbeatMs), this.stopping.signal);
+        this.lastFailure = `${what}: ${statusName(e)}`;
+        const delayMs = retryDelay(this.reconnect, attempt);
+        this.log.warn({ call: what, code: statusName(e), attempt: attempt + 1, sinceContactMs: now - this.lastContact, retryInMs: delayMs, giveUpInMs: Math.max(0, this.reconnect.giveUpAfterMs - (now - this.lastContact)) }, 'coordinator unreachable; trying again');
+        await sleep(delayMs, this.stopping.signal);
       }
     }
+  }
+
+  /** A call reached the coordinator. */
+  private contact(): void {
+    this.lastContact = Date.now();
+  }
+
+  /** Says when the connection to the coordinator is lost and when it is back (the channel reconnects by itself, with backoff). */
+  private channelState(state: ConnectivityState): void {
+    if (state === ConnectivityState.READY) {
+      if (this.disconnectedAt !== undefined) this.log.info({ downMs: Date.now() - this.disconnectedAt }, 'connected to the coordinator again');
+      this.connected = true;
+      this.disconnectedAt = undefined;
+    } else if (state !== ConnectivityState.SHUTDOWN && this.connected && this.disconnectedAt === undefined) {
+      this.disconnectedAt = Date.now();
+      this.log.warn({ state: ConnectivityState[state], giveUpAfterMs: this.reconnect.giveUpAfterMs }, 'lost the connection to the coordinator; reconnecting with backoff');
+    }
+  }
+
+  /** Gives up once nothing has reached the coordinator for `unreachableMs`, whatever the loop is waiting on. */
+  private startWatchdog(): void {
+    const limit = this.reconnect.giveUpAfterMs;
+    this.watchdog = setInterval(
+      () => {
+        const now = Date.now();
+        if (this.fatal || !shouldGiveUp(this.reconnect, this.lastContact, now)) return;
+        this.fatal = new WorkerFatalError(
+          `coordinator at ${this.o.coordinator} unreachable for ${((now - this.lastContact) / 1000).toFixed(1)}s (--unreachable-timeout ${limit} ms${this.lastFailure ? `; last failure ${this.lastFailure}` : ''}); giving up`,
+        );
+        this.stopping.abort();
+        this.giveUp(this.fatal);
+      },
+      Math.max(50, Math.min(1000, Math.floor(limit / 10))),
+    );
   }
 
   private startHeartbeats(): void {
@@ -360,10 +425,12 @@ export class Worker {
     this.heartbeatInFlight = true;
     try {
       const r = await this.conn.heartbeat(this.workerId, this.ctx.jobId);
+      this.contact();
       if (r.stop) this.stop(r.stop);
       else if (r.drain) this.stop('drain requested by the coordinator');
       // known=false: the next call gets NOT_FOUND and the loop registers again.
     } catch (e) {
+      if (!isUnreachable(e)) this.contact();
       this.log.debug({ code: statusName(e) }, 'heartbeat failed');
     } finally {
       this.heartbeatInFlight = false;

@@ -55,17 +55,28 @@ export interface EvalMetrics {
   time: number;
 }
 
+export interface RunDirectoryOptions {
+  /** Called with every metric line after it is on disk (the terminal progress line listens here). */
+  onMetric?: (line: Record<string, unknown>) => void;
+}
+
 export class RunDirectory {
   readonly metricsPath: string;
+  private readonly onMetric: ((line: Record<string, unknown>) => void) | undefined;
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    opts: RunDirectoryOptions = {},
+  ) {
     mkdirSync(dir, { recursive: true });
     this.metricsPath = join(dir, 'metrics.jsonl');
+    this.onMetric = opts.onMetric;
   }
 
   /** Appends one JSON line (metrics are append-only; a torn last line is tolerated by readers). */
   metric(line: StepMetrics | EvalMetrics | Record<string, unknown>): void {
     appendFileSync(this.metricsPath, JSON.stringify(line) + '\n');
+    this.onMetric?.(line as Record<string, unknown>);
   }
 
   writeJson(name: string, value: unknown): void {

@@ -6,8 +6,9 @@
  *   expect(r.exitCode).toBe(0); readFinalParams(r.runDir)
  *
  * startCluster gives the live handles instead (address, processes, addWorker) for tests that
- * disturb a running job. Every wait has a deadline; on failure the processes' output is in the
- * error so a broken run says why.
+ * disturb a running job, including killing the coordinator and starting it again on the same
+ * run directory and port (restartCoordinator). Every wait has a deadline; on failure the
+ * processes' output is in the error so a broken run says why.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -44,10 +45,21 @@ export interface ProcessOutput {
 export interface ClusterHandle {
   /** host:port the coordinator listens on. */
   address: string;
+  port: number;
   runDir: string;
   jobFile: string;
+  /** The coordinator process running now (the latest one after a restart). */
   coordinator: ChildProcess;
   workers: ChildProcess[];
+  /**
+   * Starts the coordinator again on the same job file, run directory and port (after the
+   * previous one exited); resolves when it listens. Returns the time it was spawned.
+   */
+  restartCoordinator(): Promise<number>;
+  /** Resolves when the current coordinator process has exited (deadline `timeoutMs`). */
+  coordinatorExited(timeoutMs?: number): Promise<ProcessOutput>;
+  /** The coordinators' JSON log lines (every start, in order), parsed. */
+  coordinatorLog(): LogLine[];
   /** Starts one more worker process. */
   addWorker(args?: string[]): ChildProcess;
   /** Resolves when the coordinator exits (deadline `timeoutMs`, then everything is killed and it rejects). */
@@ -87,6 +99,83 @@ function track(child: ChildProcess): Tracked {
 
 const tail = (s: string, n = 4000) => (s.length > n ? `…${s.slice(-n)}` : s);
 
+/** A pino log line: `msg`, `time` (ms since the epoch) and the line's fields. */
+export type LogLine = Record<string, unknown> & { msg: string; time: number };
+
+/** The JSON lines of a process's stderr (other lines are skipped). */
+export function parseLog(text: string): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const l of text.split('\n')) {
+    if (!l.startsWith('{')) continue;
+    try {
+      lines.push(JSON.parse(l) as LogLine);
+    } catch {
+      // A line cut off at the end of the output.
+    }
+  }
+  return lines;
+}
+
+function spawnCoordinator(jobFile: string, runDir: string, port: number, env: NodeJS.ProcessEnv): Tracked {
+  return track(spawn(process.execPath, [COORDINATOR_BIN, 'start', '--config', jobFile, '--port', String(port), '--host', '127.0.0.1', '--run-dir', runDir], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** Waits until the coordinator prints the address it listens on. */
+function listening(c: Tracked, timeoutMs: number, output: () => string, onTimeout: () => void): Promise<string> {
+  return new Promise<string>((resolveAddress, reject) => {
+    const timer = setTimeout(() => {
+      onTimeout();
+      reject(new Error(`the coordinator did not print its address within ${timeoutMs} ms\n${output()}`));
+    }, timeoutMs);
+    const check = () => {
+      const m = /coordinator listening on (\S+)/.exec(c.out.stdout);
+      if (m) {
+        clearTimeout(timer);
+        resolveAddress(m[1]!);
+      }
+    };
+    c.child.stdout!.on('data', check);
+    check();
+    void c.exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`the coordinator exited before listening\n${output()}`));
+    });
+  });
+}
+
+/** Runs one worker process to its exit (for workers that have no coordinator to talk to). */
+export async function runWorkerProcess(o: { coordinator: string; args?: string[]; env?: Record<string, string>; timeoutMs?: number }): Promise<ProcessOutput & { wallMs: number }> {
+  const started = Date.now();
+  const w = track(spawn(process.execPath, [WORKER_BIN, 'start', '--coordinator', o.coordinator, ...(o.args ?? [])], { env: { ...process.env, GRADFLEET_LOG_LEVEL: 'warn', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
+  const ended = await Promise.race([w.exited.then(() => 'exited' as const), timedOut]);
+  clearTimeout(timer);
+  if (ended === 'timeout') {
+    w.child.kill('SIGKILL');
+    throw new Error(`the worker did not exit within ${timeoutMs} ms\n${w.out.stderr}`);
+  }
+  return { ...w.out, wallMs: Date.now() - started };
+}
+
+/** Runs one coordinator process on a job and run directory to its exit (no workers). */
+export async function runCoordinatorProcess(o: { job: JobInput; runDir: string; env?: Record<string, string>; timeoutMs?: number }): Promise<ProcessOutput> {
+  const jobFile = join(mkdtempSync(join(tmpdir(), 'gradfleet-job-')), 'job.yaml');
+  writeFileSync(jobFile, JSON.stringify(o.job, null, 2));
+  const c = spawnCoordinator(jobFile, o.runDir, 0, { ...process.env, GRADFLEET_LOG_LEVEL: 'warn', ...o.env });
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
+  const ended = await Promise.race([c.exited.then(() => 'exited' as const), timedOut]);
+  clearTimeout(timer);
+  if (ended === 'timeout') {
+    c.child.kill('SIGKILL');
+    throw new Error(`the coordinator did not exit within ${timeoutMs} ms\n${c.out.stdout}\n${c.out.stderr}`);
+  }
+  return c.out;
+}
+
 export async function startCluster(o: ClusterOptions): Promise<ClusterHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'gradfleet-cluster-'));
   const runDir = o.runDir ?? join(dir, 'run');
@@ -94,32 +183,21 @@ export async function startCluster(o: ClusterOptions): Promise<ClusterHandle> {
   // JSON is YAML: the job object is written as is.
   writeFileSync(jobFile, JSON.stringify(o.job, null, 2));
   const env = { ...process.env, GRADFLEET_LOG_LEVEL: 'warn', ...o.env };
-  const coordinator = track(spawn(process.execPath, [COORDINATOR_BIN, 'start', '--config', jobFile, '--port', '0', '--host', '127.0.0.1', '--run-dir', runDir], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const coordinators: Tracked[] = [spawnCoordinator(jobFile, runDir, 0, env)];
+  const current = () => coordinators[coordinators.length - 1]!;
   const workers: Tracked[] = [];
   const output = () =>
-    [`coordinator (exit ${coordinator.out.code ?? coordinator.out.signal}):\n${tail(coordinator.out.stdout)}\n${tail(coordinator.out.stderr)}`, ...workers.map((w, i) => `worker ${i} (exit ${w.out.code ?? w.out.signal}):\n${tail(w.out.stderr, 2000)}`)].join('\n');
+    [
+      ...coordinators.map((c, i) => `coordinator${coordinators.length > 1 ? ` #${i + 1}` : ''} (exit ${c.out.code ?? c.out.signal}):\n${tail(c.out.stdout)}\n${tail(c.out.stderr)}`),
+      ...workers.map((w, i) => `worker ${i} (exit ${w.out.code ?? w.out.signal}):\n${tail(w.out.stderr, 2000)}`),
+    ].join('\n');
   const killAll = () => {
-    for (const p of [coordinator, ...workers]) if (p.out.code === null && p.out.signal === null) p.child.kill('SIGKILL');
+    for (const p of [...coordinators, ...workers]) if (p.out.code === null && p.out.signal === null) p.child.kill('SIGKILL');
   };
 
-  const address = await new Promise<string>((resolveAddress, reject) => {
-    const timer = setTimeout(() => {
-      killAll();
-      reject(new Error(`the coordinator did not print its address within ${o.startTimeoutMs ?? 30_000} ms\n${output()}`));
-    }, o.startTimeoutMs ?? 30_000);
-    const check = () => {
-      const m = /coordinator listening on (\S+)/.exec(coordinator.out.stdout);
-      if (m) {
-        clearTimeout(timer);
-        resolveAddress(m[1]!);
-      }
-    };
-    coordinator.child.stdout!.on('data', check);
-    void coordinator.exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`the coordinator exited before listening\n${output()}`));
-    });
-  });
+  const startTimeoutMs = o.startTimeoutMs ?? 30_000;
+  const address = await listening(current(), startTimeoutMs, output, killAll);
+  const port = Number(address.slice(address.lastIndexOf(':') + 1));
 
   const addWorker = (args: string[] = []): ChildProcess => {
     const w = track(spawn(process.execPath, [WORKER_BIN, 'start', '--coordinator', address, '--name', `test-${workers.length}`, ...(o.workerArgs ?? []), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -130,16 +208,38 @@ export async function startCluster(o: ClusterOptions): Promise<ClusterHandle> {
 
   return {
     address,
+    port,
     runDir,
     jobFile,
-    coordinator: coordinator.child,
+    get coordinator() {
+      return current().child;
+    },
     get workers() {
       return workers.map((w) => w.child);
     },
     addWorker,
     kill: killAll,
     output,
+    coordinatorLog: () => coordinators.flatMap((c) => parseLog(c.out.stderr)),
+    async coordinatorExited(timeoutMs = 15_000): Promise<ProcessOutput> {
+      const c = current();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
+      const ended = await Promise.race([c.exited.then(() => 'exited' as const), timedOut]);
+      clearTimeout(timer);
+      if (ended === 'timeout') throw new Error(`the coordinator did not exit within ${timeoutMs} ms\n${output()}`);
+      return c.out;
+    },
+    async restartCoordinator(): Promise<number> {
+      const previous = current();
+      if (previous.out.code === null && previous.out.signal === null) throw new Error('restartCoordinator: the coordinator is still running');
+      const spawnedAt = Date.now();
+      coordinators.push(spawnCoordinator(jobFile, runDir, port, env));
+      await listening(current(), startTimeoutMs, output, killAll);
+      return spawnedAt;
+    },
     async wait(timeoutMs = 50_000): Promise<ClusterResult> {
+      const coordinator = current();
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
       const ended = await Promise.race([coordinator.exited.then(() => 'exited' as const), timedOut]);
