@@ -79,11 +79,15 @@ export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
   const out = new RunDirectory(runDir, { onMetric: progress?.update });
   const jobId = known?.job_id ?? writeIdentity(runDir, job, `${job.name}-${randomBytes(4).toString('hex')}`).job_id;
   const registry = new WorkerRegistry({ leaseMs: job.workers.lease }, now());
-  const runs = (o.makeRuns ?? buildRuns)(loaded, { out, log, now, workers: () => ({ registrations: registry.registrations, connected: registry.size }) });
+  // Work a run hands over to finish after its last phase (the ensemble's scoring): awaited before exit.
+  const deferred: { what: string; work: Promise<unknown> }[] = [];
+  const defer = (what: string, work: Promise<unknown>) => deferred.push({ what, work });
+  const runs = (o.makeRuns ?? buildRuns)(loaded, { out, log, now, defer, workers: () => ({ registrations: registry.registrations, connected: registry.size }) });
   const checkpoints = findCheckpoints(runDir, log);
   const restored = restoreRuns(runs, checkpoints, log);
   for (const r of restored) o.print(`resumed run ${r.run.name} from ${r.from.path} (step ${r.from.contents.meta.globalStep}${r.run.done ? ', already done' : ''})`);
   if (restored.length > 0 && runs.every((r) => r.done)) {
+    await awaitDeferred(deferred, DEFERRED_DEADLINE_MS, log);
     writeFinalParams(out, runs);
     o.print(`every run in ${runDir} is already done (${runs.map((r) => r.name).join(', ')}); nothing to train`);
     o.print(`run directory: ${runDir}`);
@@ -153,9 +157,10 @@ export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
   await Promise.all(children.map((c) => waitForExit(c, 10_000, log)));
   await shutdown(server, 5_000);
 
+  const deferredOk = await awaitDeferred(deferred, DEFERRED_DEADLINE_MS, log);
   const failed = runs.filter((r) => runFailed(r));
   writeFinalParams(out, runs);
-  const ok = end.ok && failed.length === 0;
+  const ok = end.ok && failed.length === 0 && deferredOk;
   o.print(`${ok ? 'job finished' : 'job FAILED'}: ${end.reason}${failed.length > 0 ? `; failed runs: ${failed.map((r) => r.name).join(', ')}` : ''}`);
   o.print(`run directory: ${runDir}`);
   return ok ? 0 : 1;
@@ -197,6 +202,31 @@ function runFailed(r: ClusterRun): boolean {
  * final-params.json: each run's parameter version and a SHA-256 of its parameters and buffers
  * (float32 bytes in graph order), so two runs can be compared for bit-identity at a glance.
  */
+const DEFERRED_DEADLINE_MS = 10 * 60_000;
+
+/** Waits for deferred work (with a deadline and a log line naming what is waited for); false if any failed or timed out. */
+async function awaitDeferred(deferred: readonly { what: string; work: Promise<unknown> }[], deadlineMs: number, log: Logger): Promise<boolean> {
+  let ok = true;
+  for (const { what, work } of deferred) {
+    log.info({ what, deadlineMs }, 'waiting for work that finishes the job');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), deadlineMs)));
+    try {
+      const r = await Promise.race([work.then(() => 'done' as const), timeout]);
+      if (r === 'timeout') {
+        ok = false;
+        log.error({ what, deadlineMs }, 'gave up waiting for work that finishes the job');
+      }
+    } catch (e) {
+      ok = false;
+      log.error({ what, err: (e as Error).message }, 'work that finishes the job failed');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return ok;
+}
+
 function writeFinalParams(out: RunDirectory, runs: readonly ClusterRun[]): void {
   out.writeJson(
     'final-params.json',

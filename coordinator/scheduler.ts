@@ -58,6 +58,8 @@ export class Scheduler {
   private readonly phases = new Map<number, PhaseState>();
   private readonly byKey = new Map<string, { phase: PhaseState; task: TaskState }>();
   private readonly holding = new Map<string, Set<string>>();
+  /** Median task duration of each run's last finished phase: the straggler yardstick while a new phase has none. */
+  private readonly lastMedian = new Map<number, number>();
   private rr = 0;
 
   constructor(private readonly opts: SchedulerOptions = { stragglerFactor: 4, stragglerMinMs: 2000 }) {}
@@ -65,7 +67,11 @@ export class Scheduler {
   /** Installs a run's phase (replacing its previous, finished one). */
   startPhase(owner: PhaseOwner, tasks: TaskSpec[], now: number): void {
     const prev = this.phases.get(owner.id);
-    if (prev) for (const t of prev.tasks) this.byKey.delete(t.key);
+    if (prev) {
+      for (const t of prev.tasks) this.byKey.delete(t.key);
+      const m = medianOf(prev.durations);
+      if (m !== undefined) this.lastMedian.set(owner.id, m);
+    }
     if (tasks.length === 0) {
       this.phases.delete(owner.id);
       return;
@@ -102,7 +108,8 @@ export class Scheduler {
     }
     // Nothing pending: back up a straggler, if one is far slower than its phase's median.
     for (const phase of phases) {
-      const median = medianOf(phase.durations);
+      // A one-task phase (a single validation shard) has no median of its own: use the run's last.
+      const median = medianOf(phase.durations) ?? this.lastMedian.get(phase.owner.id);
       if (median === undefined) continue;
       for (const task of phase.tasks) {
         if (task.done || task.holders.has(workerId) || task.holders.size >= 2) continue;

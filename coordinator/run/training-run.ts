@@ -356,6 +356,8 @@ export class TrainingRun implements PhaseOwner {
       if (d.stop) return this.finish(d.reason!);
     }
     if (this.globalStep >= this.totalSteps) return this.finish(`completed ${this.globalStep} steps (${this.epoch} epochs)`);
+    // A checkpoint written during the next step must resume training, not repeat this evaluation.
+    this.next = 'train';
     return this.trainPhase();
   }
 
