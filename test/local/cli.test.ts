@@ -59,6 +59,6 @@ describe('gradfleet bench', () => {
   it('names the sections when asked for one that does not exist', () => {
     const r = gradfleet(['bench', '--section', 'nope']);
     expect(r.status).toBe(2);
-    expect(r.stderr.trim()).toBe('gradfleet: unknown bench section(s) nope; sections: step, torch, local, aggregate');
+    expect(r.stderr.trim()).toBe('gradfleet: unknown bench section(s) nope; sections: step, torch, local, aggregate, cluster');
   });
 });
