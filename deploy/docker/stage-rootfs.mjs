@@ -10,7 +10,7 @@
  * package manager: only what `node bin/coordinator.mjs` and `node bin/worker.mjs` need.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pruneOrtBinaries } from './prune-ort-binaries.mjs';
@@ -92,7 +92,8 @@ function stageRuntime(root, appDir) {
   const node = realpathSync(process.execPath);
   const target = join(root, 'usr/local/bin/node');
   mkdirSync(dirname(target), { recursive: true });
-  cpSync(node, target, { dereference: true });
+  // copyFileSync of the resolved path: Node 22's cpSync mistakes a symlinked file for a directory.
+  copyFileSync(realpathSync(node), target);
   const addons = findFiles(join(appDir, 'node_modules'), (name) => name.endsWith('.node') || /\.so(\.\d+)*$/.test(name));
   const stagedRoot = resolve(root) + '/';
   const libs = new Set();
@@ -104,7 +105,7 @@ function stageRuntime(root, appDir) {
   for (const lib of libs) {
     const to = join(root, lib);
     mkdirSync(dirname(to), { recursive: true });
-    cpSync(lib, to, { dereference: true });
+    copyFileSync(realpathSync(lib), to);
   }
   return { node, libs: [...libs].sort() };
 }
