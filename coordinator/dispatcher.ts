@@ -17,8 +17,12 @@ import { Scheduler, TaskRejected, type PhaseOwner } from './scheduler.js';
 import { taskKey, type TaskResult, type TaskSpec } from './run/task.js';
 import { WorkerRegistry, noWorkersWarningDue, type WorkerInfo } from './workers.js';
 import { ChangeSignal } from './change-signal.js';
-import { BadRequestError, MalformedResultError, ParamsVersionError, StaleResultError, UnknownRunError, UnknownWorkerError, WrongJobError } from './errors.js';
+import { BadRequestError, DataNotStreamedError, MalformedResultError, ParamsVersionError, StaleResultError, UnknownRunError, UnknownWorkerError, WrongJobError } from './errors.js';
 
+/**
+ * GetData for a job whose workers read the data locally. It extends StaleResultError only so that
+ * server.ts's statusFor answers FAILED_PRECONDITION (the request is fine; the job does not serve it).
+ */
 /** What the dispatcher needs of a run (coordinator/run/training-run.ts's TrainingRun is one). */
 export interface ClusterRun extends PhaseOwner {
   readonly name: string;
@@ -378,6 +382,8 @@ export class Dispatcher {
     this.touchKnown(workerId);
     this.checkJob(jobId);
     if (part !== 'features' && part !== 'labels') throw new BadRequestError(`data part must be 'features' or 'labels', got '${part}'`);
+    const local = this.o.job.metadata.dataset.readLocally;
+    if (local) throw new DataNotStreamedError(`this job has workers.data: local: workers read the dataset themselves (from ${local.baseDir} or their --data-root) and check it against SHA-256 ${local.sha256}; GetData serves nothing`);
     let chunks = this.dataCache.get(part);
     if (!chunks) {
       const arr = part === 'features' ? this.o.data.features : this.o.data.labels;

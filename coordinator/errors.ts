@@ -59,3 +59,8 @@ export class StaleResultError extends CoordinatorError {
 export class BadRequestError extends CoordinatorError {
   override name = 'BadRequestError';
 }
+
+/** GetData on a job whose workers read the dataset themselves (workers.data: local). */
+export class DataNotStreamedError extends CoordinatorError {
+  override name = 'DataNotStreamedError';
+}

@@ -18,7 +18,8 @@ import { writeAtomic } from './run/outputs.js';
 export const IDENTITY_FILE = 'job-identity.json';
 
 /** Config paths that do not change the computed parameters (dots separate levels). */
-export const NOT_FINGERPRINTED = ['run_dir', 'checkpoint', 'workers.lease', 'workers.heartbeat', 'workers.wait_warning'] as const;
+// workers.data (stream or local) changes how samples reach workers, not what is computed.
+export const NOT_FINGERPRINTED = ['run_dir', 'checkpoint', 'workers.lease', 'workers.heartbeat', 'workers.wait_warning', 'workers.data'] as const;
 
 export interface JobIdentity {
   job_id: string;

@@ -29,7 +29,7 @@ import { TensorStreamError } from '../shared/cluster/errors.js';
 import { TaskRejected } from './scheduler.js';
 import type { TaskSpec } from './run/task.js';
 import type { Dispatcher, ResultExpectation } from './dispatcher.js';
-import { BadRequestError, MalformedResultError, ParamsVersionError, StaleResultError, UnknownRunError, UnknownWorkerError, WrongJobError } from './errors.js';
+import { BadRequestError, DataNotStreamedError, MalformedResultError, ParamsVersionError, StaleResultError, UnknownRunError, UnknownWorkerError, WrongJobError } from './errors.js';
 
 export interface GrpcStatus {
   code: Status;
@@ -40,7 +40,7 @@ export interface GrpcStatus {
 export function statusFor(err: unknown): GrpcStatus {
   const details = err instanceof Error ? err.message : String(err);
   if (err instanceof UnknownWorkerError || err instanceof UnknownRunError) return { code: Status.NOT_FOUND, details };
-  if (err instanceof WrongJobError || err instanceof ParamsVersionError || err instanceof StaleResultError) return { code: Status.FAILED_PRECONDITION, details };
+  if (err instanceof WrongJobError || err instanceof ParamsVersionError || err instanceof StaleResultError || err instanceof DataNotStreamedError) return { code: Status.FAILED_PRECONDITION, details };
   if (err instanceof MalformedResultError || err instanceof TensorStreamError || err instanceof BadRequestError) return { code: Status.INVALID_ARGUMENT, details };
   if (err instanceof TaskRejected) return { code: err.code === 'invalid' ? Status.INVALID_ARGUMENT : Status.FAILED_PRECONDITION, details };
   return { code: Status.INTERNAL, details: `internal error: ${details}` };

@@ -1,7 +1,8 @@
 /**
- * `worker start --coordinator host:port [--device cpu|cuda] [--threads N] [--name NAME]`
+ * `worker start --coordinator host:port [--device cpu|cuda] [--threads N] [--name NAME] [--data-root DIR]`
  *
- * A worker needs only the coordinator's address: it receives the job, the graphs and the data.
+ * A worker needs only the coordinator's address: it receives the job, the graphs and the data
+ * (or, for a job with `workers.data: local`, reads the data itself, under --data-root if given).
  * SIGTERM (or SIGINT) drains it: the task in hand is finished (or handed back), then it leaves.
  * A coordinator that goes away is waited for (retries with bounded backoff, logged); after
  * --unreachable-timeout without reaching it the worker exits 1 with a line that says so.
@@ -28,10 +29,11 @@ export function buildWorkerProgram(onDone: (code: number) => void): Command {
     .addOption(new Option('--device <kind>', 'execution device (cuda falls back to cpu, loudly, when unavailable)').choices(DEVICE_KINDS).default('cpu' as const))
     .option('--threads <n>', "onnxruntime intra-op threads (default: the job's workers.threads)", positive('--threads'))
     .option('--name <name>', 'name in the coordinator\'s logs (default: host:pid)')
+    .option('--data-root <dir>', 'for jobs with workers.data: local: the folder the job\'s relative data paths resolve against here (default: the coordinator\'s job folder)')
     .option('--unreachable-timeout <ms>', 'exit with an error after the coordinator was unreachable this long', positive('--unreachable-timeout'), 120_000)
     .action(async (opts) => {
       const log = createLogger('worker').child({ name: opts.name });
-      const worker = new Worker({ coordinator: opts.coordinator, device: opts.device, threads: opts.threads, name: opts.name, log, unreachableMs: opts.unreachableTimeout });
+      const worker = new Worker({ coordinator: opts.coordinator, device: opts.device, threads: opts.threads, name: opts.name, log, unreachableMs: opts.unreachableTimeout, dataRoot: opts.dataRoot });
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals) => {
         // The first signal drains; a second one ends the process at once.

@@ -11,6 +11,7 @@ import { evalGraphFrom, paramsLayout, trainingGraphFrom, type JobMetadata } from
 import type { ExpectedTensor } from '../shared/cluster/tensor-stream.js';
 import { JobMetadataError } from '../shared/cluster/errors.js';
 import type { CoordinatorConnection } from './client.js';
+import { loadLocalDataset } from './local-data.js';
 
 export interface Weights {
   runId: number;
@@ -38,9 +39,11 @@ export interface JoinSettings {
   /** Threads asked on the command line; the job's count otherwise. */
   threads: number | undefined;
   log: Logger;
+  /** With `workers.data: local`: the folder relative data paths resolve against instead of the coordinator's. */
+  dataRoot?: string;
 }
 
-/** Downloads the job and its dataset, and opens the sessions. */
+/** Downloads the job and its dataset (or reads the dataset locally, when the job says so), and opens the sessions. */
 export async function loadJobContext(conn: CoordinatorConnection, workerId: string, jobId: string, s: JoinSettings): Promise<JobContext> {
   const pkg = await conn.getJob(workerId, jobId);
   const meta = pkg.metadata;
@@ -49,12 +52,7 @@ export async function loadJobContext(conn: CoordinatorConnection, workerId: stri
   const evalGraph = evalGraphFrom(meta.eval, pkg.evalModel);
 
   const d = meta.dataset;
-  const width = d.featureShape.reduce((a, x) => a * x, 1);
-  const features = await conn.getData(workerId, jobId, 'features', d.size * width);
-  const labelValues = await conn.getData(workerId, jobId, 'labels', d.size * d.targetWidth);
-  // Labels travel as their 4-byte values; the metadata says whether they are class indices.
-  const labels = d.labels === 'int32' ? new Int32Array(labelValues.buffer, labelValues.byteOffset, labelValues.length) : labelValues;
-  const dataset: Dataset = { name: d.name, size: d.size, featureShape: d.featureShape, numClasses: d.numClasses ?? undefined, features, labels, targetWidth: d.targetWidth };
+  const dataset = d.readLocally ? await loadLocalDataset(d.readLocally, d, s.dataRoot, s.log) : await downloadDataset(conn, workerId, jobId, meta);
 
   const threads = s.threads ?? meta.threads;
   if (s.threads !== undefined && s.threads !== meta.threads)
@@ -87,4 +85,15 @@ export async function loadJobContext(conn: CoordinatorConnection, workerId: stri
       await evaluate.release();
     },
   };
+}
+
+/** The dataset as GetData streams it (`workers.data: stream`). */
+async function downloadDataset(conn: CoordinatorConnection, workerId: string, jobId: string, meta: JobMetadata): Promise<Dataset> {
+  const d = meta.dataset;
+  const width = d.featureShape.reduce((a, x) => a * x, 1);
+  const features = await conn.getData(workerId, jobId, 'features', d.size * width);
+  const labelValues = await conn.getData(workerId, jobId, 'labels', d.size * d.targetWidth);
+  // Labels travel as their 4-byte values; the metadata says whether they are class indices.
+  const labels = d.labels === 'int32' ? new Int32Array(labelValues.buffer, labelValues.byteOffset, labelValues.length) : labelValues;
+  return { name: d.name, size: d.size, featureShape: d.featureShape, numClasses: d.numClasses ?? undefined, features, labels, targetWidth: d.targetWidth };
 }

@@ -44,6 +44,8 @@ export interface WorkerOptions {
   /** SIGTERM: how long the task in hand may take to finish before the worker leaves anyway. */
   drainMs?: number;
   timeouts?: ClientTimeouts;
+  /** With `workers.data: local`: where the job's relative data paths resolve on this machine (default: the coordinator's folder). */
+  dataRoot?: string;
 }
 
 interface Prepared {
@@ -201,7 +203,7 @@ export class Worker {
     if (this.ctx?.jobId === reg.jobId) return;
     await this.ctx?.release();
     this.ctx = undefined;
-    this.ctx = await this.call('GetJob', () => loadJobContext(this.conn, reg.workerId, reg.jobId, { device: this.device, threads: this.o.threads, log: this.log }));
+    this.ctx = await this.call('GetJob', () => loadJobContext(this.conn, reg.workerId, reg.jobId, { device: this.device, threads: this.o.threads, log: this.log, dataRoot: this.o.dataRoot }));
   }
 
   private async work(): Promise<void> {

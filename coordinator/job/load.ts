@@ -6,6 +6,7 @@
  *
  *   job.yaml ─► JobConfig ─► forward ONNX ─► compileTraining / compileEval
  *                       └──► dataset source ─► split ─► one dataset + three index sets
+ *                                (shared/data/job-dataset.ts: workers with `workers.data: local` call it too)
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -19,9 +20,9 @@ import { buildForwardModel } from '../../shared/model/build.js';
 import { loadModelSpec } from '../../shared/model/load.js';
 import { defaultModelSpec } from '../../shared/model/defaults.js';
 import type { ModelSpec, ModelSpecInput } from '../../shared/model/spec.js';
-import { prepareData } from '../../shared/data/registry.js';
-import type { Dataset } from '../../shared/data/dataset.js';
-import type { SplitData } from '../../shared/data/split.js';
+import { prepareJobData } from '../../shared/data/job-dataset.js';
+import { datasetFingerprint } from '../../shared/data/fingerprint.js';
+import type { WireDataset } from '../../shared/cluster/job-wire.js';
 import { jobSchema, type JobConfig, type JobInput } from './schema.js';
 
 export interface LoadedJob {
@@ -34,8 +35,11 @@ export interface LoadedJob {
   heads: HeadSpec[];
   training: TrainingGraph;
   evaluation: EvalGraph;
-  /** Every sample the job uses (training data, then a separate test set if the source has one). */
-  dataset: Dataset;
+  /**
+   * Every sample the job uses (training data, then a separate test set if the source has one).
+   * With `workers.data: local` it also says how workers load it themselves (see WireDataset).
+   */
+  dataset: WireDataset;
   trainIndices: Uint32Array;
   validationIndices: Uint32Array;
   testIndices: Uint32Array;
@@ -70,8 +74,11 @@ export async function loadJob(config: JobConfig, source: string, baseDir: string
   const correct = heads.some((h) => h.loss === 'cross-entropy');
   const training = compileTraining(forward, { heads, freeze, reduction: 'sum', dropout: 'mask-input', correct });
   const evaluation = compileEval(forward, { heads, freeze, correct });
-  const split = await prepareData(config.data, { baseDir }, config.seed);
-  return { config, source, baseDir, forward, heads, training, evaluation, ...onOneDataset(split) };
+  const data = await prepareJobData(config.data, { baseDir }, config.seed);
+  // Workers that read the data themselves get the recipe and the fingerprint of what it must give.
+  const dataset: WireDataset =
+    config.workers.data === 'local' ? { ...data.dataset, readLocally: { config: config.data, baseDir: resolve(baseDir), seed: config.seed, sha256: datasetFingerprint(data.dataset) } } : data.dataset;
+  return { config, source, baseDir, forward, heads, training, evaluation, ...data, dataset };
 }
 
 /** The forward ONNX model and its loss heads, from a model spec (default, file or inline) or an ONNX file. */
@@ -94,31 +101,4 @@ function forwardModel(config: JobConfig, baseDir: string): { forward: ModelProto
   const built = buildForwardModel(spec, { seed: config.seed });
   const heads = m.label_smoothing > 0 ? built.heads.map((h) => (h.loss === 'cross-entropy' ? { ...h, labelSmoothing: m.label_smoothing } : h)) : built.heads;
   return { forward: built.model, heads };
-}
-
-/**
- * Workers receive one sample array. When the source has its own test set, it is appended to the
- * training data and the test indices shifted past it.
- */
-function onOneDataset(split: SplitData): Pick<LoadedJob, 'dataset' | 'trainIndices' | 'validationIndices' | 'testIndices'> {
-  const train = split.train.dataset;
-  const test = split.test.dataset;
-  if (split.validation.dataset !== train) throw new Error('the validation part must come from the training data');
-  if (test === train) return { dataset: train, trainIndices: split.train.indices, validationIndices: split.validation.indices, testIndices: split.test.indices };
-  const dataset = concatDatasets(train, test);
-  return { dataset, trainIndices: split.train.indices, validationIndices: split.validation.indices, testIndices: split.test.indices.map((i) => i + train.size) };
-}
-
-function concatDatasets(a: Dataset, b: Dataset): Dataset {
-  const same = a.featureShape.length === b.featureShape.length && a.featureShape.every((d, i) => d === b.featureShape[i]);
-  if (!same || a.targetWidth !== b.targetWidth || a.labels.constructor !== b.labels.constructor)
-    throw new Error(`the test set '${b.name}' [${b.featureShape}] does not match the training set '${a.name}' [${a.featureShape}]`);
-  const features = new Float32Array(a.features.length + b.features.length);
-  features.set(a.features);
-  features.set(b.features, a.features.length);
-  const labels = a.labels instanceof Int32Array ? new Int32Array(a.labels.length + b.labels.length) : new Float32Array(a.labels.length + b.labels.length);
-  labels.set(a.labels);
-  labels.set(b.labels, a.labels.length);
-  const numClasses = a.numClasses === undefined ? undefined : Math.max(a.numClasses, b.numClasses ?? 0);
-  return { ...a, name: a.name, size: a.size + b.size, numClasses, features, labels };
 }

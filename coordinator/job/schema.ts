@@ -95,6 +95,13 @@ export const workersSchema = z
     /** onnxruntime intra-op threads on every worker (same everywhere: results stay bit-identical). */
     threads: positiveInt.default(1),
     compression: z.enum(['none', 'fp16', 'int8']).default('none'),
+    /**
+     * How workers get the dataset. `stream`: the coordinator sends it (GetData). `local`: each
+     * worker loads it from the same `data:` config, relative paths against the job file's folder
+     * (or `worker start --data-root DIR`, for a shared volume mounted elsewhere), and refuses to
+     * train when its copy's SHA-256 differs from the coordinator's.
+     */
+    data: z.enum(['stream', 'local']).default('stream'),
   })
   .strict();
 

@@ -6,6 +6,7 @@
  */
 import type { EvalGraph, TrainingGraph, ParamInfo, BufferInfo } from '../autodiff/compile-types.js';
 import type { Dataset } from '../data/dataset.js';
+import type { DatasetConfig } from '../data/schema.js';
 import { decodeModel, encodeModel } from '../onnx/model.js';
 import type { CodecName } from '../tensor/index.js';
 import { JobMetadataError } from './errors.js';
@@ -24,7 +25,27 @@ export interface DatasetMeta {
   targetWidth: number;
   /** Element type of the labels array: class indices or regression targets. */
   labels: 'int32' | 'float32';
+  /** Present with `workers.data: local`: the worker loads the data itself and GetData is refused. */
+  readLocally?: LocalDataSpec;
 }
+
+/**
+ * How a worker builds the job's dataset itself (shared/data/job-dataset.ts's prepareJobData),
+ * and what it must come out as.
+ */
+export interface LocalDataSpec {
+  /** The job's `data:` section as validated; relative paths in it resolve against `baseDir`. */
+  config: DatasetConfig;
+  /** The folder the coordinator resolved relative paths against (absolute; a worker's --data-root replaces it). */
+  baseDir: string;
+  /** The job's seed (the split's, when split.seed is unset). */
+  seed: number;
+  /** datasetFingerprint of the combined dataset the coordinator built: a worker whose copy differs refuses to train. */
+  sha256: string;
+}
+
+/** A job's dataset as the coordinator holds it, and, when workers read it themselves, how. */
+export type WireDataset = Dataset & { readonly readLocally?: LocalDataSpec };
 
 export interface JobMetadata {
   jobId: string;
@@ -57,8 +78,9 @@ export function evalGraphMeta(g: EvalGraph): EvalGraphMeta {
   return rest;
 }
 
-export function datasetMeta(d: Dataset): DatasetMeta {
-  return { name: d.name, size: d.size, featureShape: [...d.featureShape], numClasses: d.numClasses, targetWidth: d.targetWidth, labels: d.labels instanceof Int32Array ? 'int32' : 'float32' };
+export function datasetMeta(d: WireDataset): DatasetMeta {
+  const meta: DatasetMeta = { name: d.name, size: d.size, featureShape: [...d.featureShape], numClasses: d.numClasses, targetWidth: d.targetWidth, labels: d.labels instanceof Int32Array ? 'int32' : 'float32' };
+  return d.readLocally ? { ...meta, readLocally: d.readLocally } : meta;
 }
 
 export function packageJob(metadata: Omit<JobMetadata, 'train' | 'eval'>, training: TrainingGraph, evaluation: EvalGraph): JobPackage {

@@ -1,0 +1,41 @@
+/**
+ * `workers.data: local`: the worker builds the job's dataset itself, from the job's `data:`
+ * config, through the coordinator's own code path (prepareJobData), and refuses to train unless
+ * the bytes it got hash to the coordinator's fingerprint: a worker never trains on other data.
+ */
+import { resolve } from 'node:path';
+import type { Logger } from '../shared/log.js';
+import type { Dataset } from '../shared/data/dataset.js';
+import { prepareJobData } from '../shared/data/job-dataset.js';
+import { datasetFingerprint } from '../shared/data/fingerprint.js';
+import type { DatasetMeta, LocalDataSpec } from '../shared/cluster/job-wire.js';
+
+/** The dataset this worker read differs from the one the coordinator built. */
+export class DatasetFingerprintError extends Error {
+  override name = 'DatasetFingerprintError';
+}
+
+/**
+ * Loads the dataset `spec` describes, relative paths against `dataRoot` when given (the shared
+ * volume mounted elsewhere) and the coordinator's base folder otherwise; checks it against the
+ * metadata's shape and the coordinator's SHA-256.
+ */
+export async function loadLocalDataset(spec: LocalDataSpec, meta: DatasetMeta, dataRoot: string | undefined, log: Logger): Promise<Dataset> {
+  const baseDir = dataRoot === undefined ? spec.baseDir : resolve(dataRoot);
+  const started = Date.now();
+  const { dataset } = await prepareJobData(spec.config, { baseDir }, spec.seed);
+  const sha256 = datasetFingerprint(dataset);
+  const width = meta.featureShape.reduce((a, x) => a * x, 1);
+  const labelType = dataset.labels instanceof Int32Array ? 'int32' : 'float32';
+  const sameShape = dataset.size === meta.size && dataset.features.length === meta.size * width && dataset.labels.length === meta.size * meta.targetWidth && labelType === meta.labels;
+  if (sha256 !== spec.sha256 || !sameShape) {
+    const message =
+      `the dataset read from ${baseDir} differs from the coordinator's: SHA-256 fingerprint ${sha256} (${dataset.size} samples, ${labelType} labels), ` +
+      `the coordinator built ${spec.sha256} (${meta.size} samples, ${meta.labels} labels) from ${spec.baseDir}; refusing to train on different data ` +
+      `(check the files on this worker${dataRoot === undefined ? ', or point --data-root at the shared volume' : ` under --data-root ${dataRoot}`})`;
+    log.error({ baseDir, sha256, expected: spec.sha256, samples: dataset.size, expectedSamples: meta.size }, 'local dataset fingerprint mismatch: refusing to train');
+    throw new DatasetFingerprintError(message);
+  }
+  log.info({ baseDir, sha256, samples: dataset.size, ms: Date.now() - started }, 'dataset read locally; fingerprint matches the coordinator\'s');
+  return { ...dataset, featureShape: [...meta.featureShape] };
+}
