@@ -299,6 +299,7 @@ export class Dispatcher {
       count: h.count,
       loss: h.loss,
       headLosses: h.headLosses,
+      normalizers: h.headNormalizers.length > 0 ? h.headNormalizers : undefined,
       correct: h.hasCorrect ? h.correct : undefined,
       grads,
       state,

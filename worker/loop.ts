@@ -57,6 +57,7 @@ interface Prepared {
 interface Computed {
   loss: number;
   headLosses: number[];
+  headNormalizers: number[];
   correct: number | undefined;
   tensors: Float32Array[];
   computeMs: number;
@@ -309,7 +310,7 @@ export class Worker {
         this.trainLoaded = p.weights;
       }
       const r = await ctx.train.step(p.batch, p.task.maskSeed);
-      return { loss: r.loss, headLosses: r.headLosses, correct: r.correct, tensors: [...r.grads, ...r.state], computeMs: performance.now() - t0 };
+      return { loss: r.loss, headLosses: r.headLosses, headNormalizers: r.headNormalizers, correct: r.correct, tensors: [...r.grads, ...r.state], computeMs: performance.now() - t0 };
     }
     if (this.evalLoaded !== p.weights) {
       ctx.evaluate.setWeights(
@@ -319,7 +320,7 @@ export class Worker {
       this.evalLoaded = p.weights;
     }
     const r = await ctx.evaluate.evaluate(p.batch);
-    return { loss: r.lossSum, headLosses: r.headLossSums, correct: r.correct, tensors: [], computeMs: performance.now() - t0 };
+    return { loss: r.lossSum, headLosses: r.headLossSums, headNormalizers: r.headNormalizers, correct: r.correct, tensors: [], computeMs: performance.now() - t0 };
   }
 
   private async submit(task: WorkTask, r: Computed): Promise<void> {
@@ -335,6 +336,7 @@ export class Worker {
       count: task.indices.length,
       loss: r.loss,
       headLosses: r.headLosses,
+      headNormalizers: r.headNormalizers,
       correct: r.correct ?? 0,
       hasCorrect: r.correct !== undefined,
       computeMs: r.computeMs,

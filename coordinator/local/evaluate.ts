@@ -3,6 +3,7 @@ import type { EvalRunner } from '../../shared/engine/runner.js';
 import { gatherBatch } from '../../shared/data/batch.js';
 import type { Subset } from '../../shared/data/split.js';
 import type { EvalMetrics } from './events.js';
+import { meanDivisor } from '../aggregate/index.js';
 
 /**
  * Loss and accuracy of the runner's current weights on `subset`, in shards of `shard` samples
@@ -15,11 +16,13 @@ export async function evaluateSubset(runner: EvalRunner, subset: Subset, shard: 
   let lossSum = 0;
   let correct = 0;
   let hasCorrect = true;
+  const parts: { count: number; normalizers: number[] }[] = [];
   for (let start = 0; start < n; start += shard) {
     const r = await runner.evaluate(gatherBatch(subset.dataset, subset.indices.subarray(start, Math.min(n, start + shard))));
     lossSum += r.lossSum;
+    parts.push({ count: r.count, normalizers: r.headNormalizers });
     if (r.correct === undefined) hasCorrect = false;
     else correct += r.correct;
   }
-  return { loss: lossSum / n, accuracy: hasCorrect ? correct / n : null, count: n };
+  return { loss: lossSum / meanDivisor(parts), accuracy: hasCorrect ? correct / n : null, count: n };
 }

@@ -10,7 +10,7 @@ import type { TrainingRunner } from '../../shared/engine/runner.js';
 import { maskSeed } from '../../shared/engine/dropout-masks.js';
 import { gatherBatch } from '../../shared/data/batch.js';
 import type { Subset } from '../../shared/data/split.js';
-import { OrderedSum, reduceStep, type ClipConfig, type NonFiniteLocation } from '../aggregate/index.js';
+import { OrderedSum, reduceStep, meanDivisor, type ClipConfig, type NonFiniteLocation } from '../aggregate/index.js';
 import { microbatchPositions, type EpochPlan, type StepPlan } from '../plan/index.js';
 import type { Optimizer } from '../optim/index.js';
 
@@ -49,7 +49,7 @@ export async function trainStep(ctx: StepContext, state: StepState, plan: EpochP
   runner.setParams(state.params);
   runner.setBuffers(state.buffers);
   const sum = new OrderedSum(state.params.map((p) => p.length), stepPlan.microbatches.length, state.paramNames);
-  const updates: { count: number; state: Float32Array[] }[] = [];
+  const updates: { count: number; state: Float32Array[]; normalizers: number[] }[] = [];
   let lossSum = 0;
   let correct: number | undefined;
   for (const mb of stepPlan.microbatches) {
@@ -59,9 +59,10 @@ export async function trainStep(ctx: StepContext, state: StepState, plan: EpochP
     sum.add(mb.index, r.grads);
     lossSum += r.loss;
     if (r.correct !== undefined) correct = (correct ?? 0) + r.correct;
-    updates.push({ count: batch.count, state: r.state });
+    updates.push({ count: batch.count, state: r.state, normalizers: r.headNormalizers });
   }
-  const reduced = reduceStep(sum, stepPlan.samples, ctx.clip);
+  // Same divisor as the cluster's TrainingRun: PyTorch's mean (aggregate/divisor.ts).
+  const reduced = reduceStep(sum, meanDivisor(updates), ctx.clip);
   if (!reduced.ok) return { samples: stepPlan.samples, lossSum, correct, gradNorm: null, nonFinite: reduced.nonFinite };
   ctx.optimizer.update(state.params, reduced.grads, lr);
   averageBuffers(state.buffers, updates, stepPlan.samples);

@@ -23,6 +23,8 @@ export interface TaskResult {
   /** Summed over the micro-batch. */
   loss: number;
   headLosses: number[];
+  /** Per head: the normalizer of its summed loss (absent from workers that do not send it). */
+  normalizers?: number[];
   correct: number | undefined;
   /** train: gradient sums, one per parameter. */
   grads?: Float32Array[];

@@ -12,7 +12,7 @@ import type { PhaseOwner } from '../scheduler.js';
 import type { TaskResult, TaskSpec, EvalSplit } from './task.js';
 import { createOptimizer, lrSchedule, type Optimizer, type OptimizerState, type LrScheduleConfig } from '../optim/index.js';
 import { planEpoch, type EpochPlan } from '../plan/index.js';
-import { OrderedSum, reduceStep } from '../aggregate/index.js';
+import { OrderedSum, reduceStep, meanDivisor, headMeans } from '../aggregate/index.js';
 import { maskSeed } from '../../shared/engine/dropout-masks.js';
 import { decideEarlyStop, initialEarlyStopping, type EarlyStoppingState } from './early-stopping.js';
 import type { RunDirectory, StepMetrics } from './outputs.js';
@@ -248,8 +248,11 @@ export class TrainingRun implements PhaseOwner {
     for (const positions of this.phasePositions) for (const pos of positions) this.epochCounts[pos]!++;
     const sum = new OrderedSum(this.params.map((p) => p.length), results.length, this.s.params.map((p) => p.name));
     results.forEach((r, i) => sum.add(i, r.grads!));
-    const reduced = reduceStep(sum, count, { maxNorm: job.clip.max_norm, value: job.clip.value });
-    const lossMean = results.reduce((a, r) => a + r.loss, 0) / count;
+    // PyTorch's mean over the whole step: sums divided by the summed loss normalizer (the sample
+    // count for cross-entropy; elements for mse/bce; Σ class weights), see aggregate/divisor.ts.
+    const divisor = meanDivisor(results);
+    const reduced = reduceStep(sum, divisor, { maxNorm: job.clip.max_norm, value: job.clip.value });
+    const lossMean = results.reduce((a, r) => a + r.loss, 0) / divisor;
     const lr = this.lr(this.globalStep);
     const elapsed = Math.max(1e-6, (this.s.now() - this.phaseStarted) / 1000);
     const base = { type: 'step' as const, run: this.name, step: this.globalStep + 1, epoch: this.epoch, loss: lossMean, lr, samples: count, samples_per_s: count / elapsed, time: Date.now() };
@@ -504,15 +507,13 @@ function sumEval(results: TaskResult[]): EvalSums {
   let correct = 0;
   let count = 0;
   let hasCorrect = true;
-  const heads: number[] = [];
   for (const r of results) {
     loss += r.loss;
     count += r.count;
     if (r.correct === undefined) hasCorrect = false;
     else correct += r.correct;
-    r.headLosses.forEach((h, i) => (heads[i] = (heads[i] ?? 0) + h));
   }
-  return { loss: loss / count, accuracy: hasCorrect ? correct / count : null, count, headLosses: heads.map((h) => h / count) };
+  return { loss: loss / meanDivisor(results), accuracy: hasCorrect ? correct / count : null, count, headLosses: headMeans(results) };
 }
 
 function scheduleConfig(job: JobConfig, totalSteps: number): LrScheduleConfig {

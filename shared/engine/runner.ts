@@ -15,6 +15,8 @@ export interface StepResult {
   /** Loss as the graph reduces it ('sum' or 'mean' over the batch). */
   loss: number;
   headLosses: number[];
+  /** Per head: what its summed loss divides by for PyTorch's mean (see TrainingGraph.outputs). */
+  headNormalizers: number[];
   /** One per TrainingGraph.params entry, same order. */
   grads: Float32Array[];
   /** Updated buffers (BN running stats), one per TrainingGraph.buffers entry. */
@@ -26,6 +28,8 @@ export interface StepResult {
 export interface EvalResult {
   lossSum: number;
   headLossSums: number[];
+  /** Per head: the normalizer sums of this batch (sample count, element count or Σ class weights). */
+  headNormalizers: number[];
   correct: number | undefined;
   count: number;
 }
@@ -99,6 +103,7 @@ export class TrainingRunner {
     return {
       loss: scalar(out[g.outputs.loss])!,
       headLosses: g.outputs.headLosses.map((h) => scalar(out[h])!),
+      headNormalizers: g.outputs.headNormalizers.map((h) => scalar(out[h])!),
       grads: g.params.map((p) => f32(p.grad)),
       state: g.buffers.map((b) => f32(b.updated)),
       correct: g.outputs.correct ? scalar(out[g.outputs.correct]) : undefined,
@@ -139,6 +144,7 @@ export class EvalRunner {
     return {
       lossSum: scalar(out[g.outputs.loss])!,
       headLossSums: g.outputs.headLosses.map((h) => scalar(out[h])!),
+      headNormalizers: g.outputs.headNormalizers.map((h) => scalar(out[h])!),
       correct: g.outputs.correct ? scalar(out[g.outputs.correct]) : undefined,
       count: batch.count,
     };

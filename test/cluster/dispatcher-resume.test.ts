@@ -73,6 +73,7 @@ const header = (workerId: string, t: TaskSpec): ResultHeader => ({
   count: t.indices.length,
   loss: 1,
   headLosses: [1],
+  headNormalizers: [],
   correct: 0,
   hasCorrect: false,
   computeMs: 1,

@@ -101,6 +101,7 @@ const header = (workerId: string, spec: TaskSpec, over: Partial<ResultHeader> = 
   count: spec.indices.length,
   loss: 1,
   headLosses: [1],
+  headNormalizers: [],
   correct: 0,
   hasCorrect: true,
   computeMs: 1,

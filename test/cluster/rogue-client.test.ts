@@ -65,6 +65,7 @@ describe('a rogue client against a running job', () => {
     count: task.sampleIndices.length / 4,
     loss: 1,
     headLosses: [1],
+  headNormalizers: [],
     correct: 0,
     hasCorrect: true,
     computeMs: 1,

@@ -90,13 +90,13 @@ async function trainWith(workers: number, orderSeed: number, jobInput: JobInput,
         worker.train.setParams(params);
         worker.train.setBuffers(buffers);
         const r = await worker.train.step(batch, task.maskSeed);
-        const result: TaskResult = { count: batch.count, loss: r.loss, headLosses: r.headLosses, correct: r.correct, grads: r.grads, state: r.state, workerId: worker.id, computeMs: 0 };
+        const result: TaskResult = { count: batch.count, loss: r.loss, headLosses: r.headLosses, normalizers: r.headNormalizers, correct: r.correct, grads: r.grads, state: r.state, workerId: worker.id, computeMs: 0 };
         corrupt?.(task, result);
         results.push({ worker: worker.id, task, result });
       } else {
         worker.evaluate.setWeights(params, buffers);
         const r = await worker.evaluate.evaluate(batch);
-        results.push({ worker: worker.id, task, result: { count: r.count, loss: r.lossSum, headLosses: r.headLossSums, correct: r.correct, workerId: worker.id, computeMs: 0 } });
+        results.push({ worker: worker.id, task, result: { count: r.count, loss: r.lossSum, headLosses: r.headLossSums, normalizers: r.headNormalizers, correct: r.correct, workerId: worker.id, computeMs: 0 } });
       }
     }
     // Completion order is shuffled: the sum must not depend on it.

@@ -213,6 +213,8 @@ export interface ResultHeader {
   codec: string;
   /** copied from the Task: (run_id, phase, microbatch) is the result's key */
   phase: string;
+  /** per head: what its summed loss divides by (PyTorch's mean) */
+  headNormalizers: number[];
 }
 
 export interface ResultChunk {
@@ -1809,6 +1811,7 @@ function createBaseResultHeader(): ResultHeader {
     computeMs: 0,
     codec: "",
     phase: "",
+    headNormalizers: [],
   };
 }
 
@@ -1862,6 +1865,13 @@ export const ResultHeader: MessageFns<ResultHeader> = {
     }
     if (message.phase !== "") {
       writer.uint32(122).string(message.phase);
+    }
+    if (message.headNormalizers.length !== 0) {
+      writer.uint32(130).fork();
+      for (const v of message.headNormalizers) {
+        writer.double(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -2009,6 +2019,24 @@ export const ResultHeader: MessageFns<ResultHeader> = {
             message.phase = reader.string();
             continue;
           }
+          case 16: {
+            if (tag === 129) {
+              message.headNormalizers.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 130) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.headNormalizers.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2066,6 +2094,11 @@ export const ResultHeader: MessageFns<ResultHeader> = {
         : 0,
       codec: isSet(object.codec) ? globalThis.String(object.codec) : "",
       phase: isSet(object.phase) ? globalThis.String(object.phase) : "",
+      headNormalizers: globalThis.Array.isArray(object?.headNormalizers)
+        ? object.headNormalizers.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.head_normalizers)
+        ? object.head_normalizers.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -2116,6 +2149,9 @@ export const ResultHeader: MessageFns<ResultHeader> = {
     if (message.phase !== "") {
       obj.phase = message.phase;
     }
+    if (message.headNormalizers?.length) {
+      obj.headNormalizers = message.headNormalizers.map((e) => floatToJson(e));
+    }
     return obj;
   },
 
@@ -2139,6 +2175,7 @@ export const ResultHeader: MessageFns<ResultHeader> = {
     message.computeMs = object.computeMs ?? 0;
     message.codec = object.codec ?? "";
     message.phase = object.phase ?? "";
+    message.headNormalizers = object.headNormalizers?.map((e) => e) || [];
     return message;
   },
 };
