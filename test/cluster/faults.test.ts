@@ -242,9 +242,10 @@ describe('a cluster that survives failures', () => {
     const straggler = (l: LogLine) => l.msg === 'straggler: task also handed to an idle worker; the first result wins' && l.holder === stalled;
     const lateFromStalled = (l: LogLine) => l.msg === 'late or duplicate result ignored' && l.workerId === stalled;
     // A worker stalled before it has its task's parameters drops the task as stale on waking
-    // and sends no result: stall it again until one of its results arrives late.
+    // and sends no result: stall it again until one of its results arrives late. The stale
+    // drop is logged, so a failed attempt is seen at once rather than waited out.
     let late: LogLine | undefined;
-    for (let attempt = 0; attempt < 4 && !late; attempt++) {
+    for (let attempt = 0; attempt < 6 && !late; attempt++) {
       const { stoppedAt, held } = await stopHolding(c, 0, stalled, trainTask);
       const backup = await until('a straggler backup of the stalled worker', () => c.coordinatorLog().find((l) => straggler(l) && held.has(l.task as string)), 10_000, c.output);
       const stepsAtBackup = steps(c.runDir).length;
@@ -252,8 +253,10 @@ describe('a cluster that survives failures', () => {
       measured['worker SIGSTOP → its micro-batch backed up on an idle worker'] ??= backup.time - stoppedAt;
       const resumedAt = Date.now();
       c.workers[0]!.kill('SIGCONT');
-      late = await within(() => c.coordinatorLog().find((l) => lateFromStalled(l) && l.time >= resumedAt), 2_000);
-      if (steps(c.runDir).length > TOTAL_STEPS - 8) break;
+      const droppedStale = (l: LogLine) => l.msg === 'task went stale before it started' && l.time >= resumedAt;
+      const outcome = await within(() => c.coordinatorLog().find((l) => lateFromStalled(l) && l.time >= resumedAt) ?? c.workerLog(0).find(droppedStale), 3_000);
+      if (outcome && lateFromStalled(outcome)) late = outcome;
+      if (steps(c.runDir).length > TOTAL_STEPS - 6) break;
     }
     const r = await c.wait(45_000);
     expect(r.exitCode, c.output()).toBe(0);

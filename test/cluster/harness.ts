@@ -60,6 +60,8 @@ export interface ClusterHandle {
   coordinatorExited(timeoutMs?: number): Promise<ProcessOutput>;
   /** The coordinators' JSON log lines (every start, in order), parsed. */
   coordinatorLog(): LogLine[];
+  /** Worker `index`'s JSON log lines so far, parsed. */
+  workerLog(index: number): LogLine[];
   /** Starts one more worker process. */
   addWorker(args?: string[]): ChildProcess;
   /** Resolves when the coordinator exits (deadline `timeoutMs`, then everything is killed and it rejects). */
@@ -221,6 +223,7 @@ export async function startCluster(o: ClusterOptions): Promise<ClusterHandle> {
     kill: killAll,
     output,
     coordinatorLog: () => coordinators.flatMap((c) => parseLog(c.out.stderr)),
+    workerLog: (index: number) => parseLog(workers[index]!.out.stderr),
     async coordinatorExited(timeoutMs = 15_000): Promise<ProcessOutput> {
       const c = current();
       let timer: NodeJS.Timeout | undefined;
