@@ -4,7 +4,8 @@
  *
  *   run directory ─► every `checkpoints/` folder in it ─► newest good file of each (corrupt or
  *   truncated ones skipped, with a log line naming the file and why) ─► matched to runs by name
- *   ─► TrainingRun.restore ─► resumePhase() is what the scheduler starts with
+ *   ─► TrainingRun.restore (its metrics.jsonl rewound to the checkpoint, a `resume` record added)
+ *   ─► resumePhase() is what the scheduler starts with
  *
  * Runs are matched by the name stored in the checkpoint, after the job's runs were built, so the
  * layout of the run directory (one run, or one folder per bagging member) does not matter here.
@@ -21,7 +22,11 @@ import { CoordinatorError } from './errors.js';
 /** A run that can be checkpointed and continued bit-identically (TrainingRun is one). */
 export interface ResumableRun extends ClusterRun {
   checkpointContents(): CheckpointContents<RunCheckpointMeta>;
-  restore(c: CheckpointContents<RunCheckpointMeta>): void;
+  /**
+   * Continues from `c`, read from the file `from`. A TrainingRun also rewinds its metrics to the
+   * checkpoint and records the resume there.
+   */
+  restore(c: CheckpointContents<RunCheckpointMeta>, from?: string): void;
   /** The phase to run after restore(). */
   resumePhase(): TaskSpec[];
   /** Where the run writes its checkpoints, when it says so. */
@@ -129,7 +134,7 @@ export function restoreRuns(runs: readonly ClusterRun[], found: ReadonlyMap<stri
       continue;
     }
     if (!isResumable(run)) throw new ResumeError(`run '${run.name}' has a checkpoint (${from.path}) but cannot be restored`);
-    run.restore(from.contents);
+    run.restore(from.contents, from.path);
     const m = from.contents.meta;
     const phase = run.resumePhase();
     log.info({ run: run.name, checkpoint: from.path, step: m.globalStep, epoch: m.epoch, stage: m.stage, next: m.next, done: run.done }, `run '${run.name}' restored from ${from.path} (step ${m.globalStep})`);

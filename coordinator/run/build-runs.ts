@@ -44,9 +44,10 @@ function plainRun(job: LoadedJob, ctx: RunContext): TrainingRun {
     trainIndices: job.trainIndices,
     seed: c.seed,
     out: ctx.out,
+    startedAt: started,
     summaryExtras: () => {
       const w = ctx.workers();
-      return { job: c.name, source: job.source, started_at: started, worker_registrations: w.registrations, workers_connected_at_end: w.connected };
+      return { job: c.name, source: job.source, worker_registrations: w.registrations, workers_connected_at_end: w.connected };
     },
   });
 }
@@ -80,7 +81,7 @@ export function buildEnsemble(job: LoadedJob, ctx: RunContext): Ensemble {
       defer: ctx.defer,
       summaryExtras: () => {
         const w = ctx.workers();
-        return { source: job.source, started_at: started, worker_registrations: w.registrations, workers_connected_at_end: w.connected };
+        return { source: job.source, worker_registrations: w.registrations, workers_connected_at_end: w.connected };
       },
     },
     (plan, onFinished) =>
@@ -94,7 +95,8 @@ export function buildEnsemble(job: LoadedJob, ctx: RunContext): Ensemble {
         out: new RunDirectory(join(ctx.out.dir, memberDir(plan.member))),
         log: ctx.log.child({ member: plan.member }),
         onFinished,
-        summaryExtras: () => ({ job: c.name, member: plan.member, seed: plan.seed, bootstrap: { samples: plan.trainIndices.length, distinct: plan.distinct, out_of_bag: plan.outOfBagIndices.length }, started_at: started }),
+        startedAt: started,
+        summaryExtras: () => ({ job: c.name, member: plan.member, seed: plan.seed, bootstrap: { samples: plan.trainIndices.length, distinct: plan.distinct, out_of_bag: plan.outOfBagIndices.length } }),
       }),
   );
 }

@@ -10,6 +10,10 @@
  *
  * The asynchronous part is handed to RunContext.defer so that the coordinator waits for it
  * before it exits; `settled` resolves with the final summary (tests await it).
+ *
+ * A restarted coordinator whose members are all over (restored from their final checkpoints, or
+ * finished after the restart) does all of this again: the ensemble's records from an earlier
+ * scoring are removed from the job's metrics.jsonl first, so they appear once.
  */
 import type { Logger } from '../../shared/log.js';
 import type { HeadSpec } from '../../shared/autodiff/compile-types.js';
@@ -21,6 +25,10 @@ import type { EvalSums, TrainingRun } from './training-run.js';
 import type { RunDirectory } from './outputs.js';
 import type { MemberPlan } from './ensemble-plan.js';
 import { evaluateEnsemble, type EnsembleEval } from './ensemble-eval.js';
+import { rewindMetricsFile } from './metrics-file.js';
+
+/** The `run` of the ensemble's own metric records in the job's metrics.jsonl. */
+export const ENSEMBLE_RUN = 'ensemble';
 
 export interface EnsembleSetup {
   /** The job's name. */
@@ -71,6 +79,8 @@ export interface MemberReport {
 export interface EnsembleSummary {
   job: string;
   kind: 'ensemble';
+  /** When the job started (ISO 8601): the members', kept across restarts. */
+  started_at: string;
   /** 'pending' while the ensemble is being scored; 'failed' when a member failed or scoring did. */
   status: 'pending' | 'done' | 'failed';
   ensemble: {
@@ -96,6 +106,10 @@ export interface EnsembleSummary {
     };
   };
   members: MemberReport[];
+  /**
+   * Since the job started, over coordinator lifetimes: the longest training time a member had
+   * when the coordinator resumed (members train side by side), then this coordinator's time.
+   */
   wall_time_s: number;
 }
 
@@ -138,6 +152,8 @@ export class Ensemble {
   /** Runs synchronously up to the first await: the model and a first summary are on disk when it returns. */
   private async finalize(): Promise<EnsembleSummary> {
     const s = this.s;
+    const earlier = rewindMetricsFile(s.out.metricsPath, (r) => r.run !== ENSEMBLE_RUN);
+    if (earlier.dropped > 0) s.log.info({ dropped: earlier.dropped }, `${earlier.dropped} ensemble records of an earlier scoring removed from ${s.out.metricsPath}; the ensemble is scored again`);
     const reports = this.members.map((m, k) => this.report(m, k));
     const inModel = reports.filter((r) => r.status === 'done').map((r) => r.member);
     const head = s.heads.find((h) => h.loss === 'cross-entropy');
@@ -172,7 +188,7 @@ export class Ensemble {
         if (indices.length === 0) continue;
         const result = await evaluateEnsemble(exported.bytes, s.dataset, indices, scored, s.evalBatch);
         summary.ensemble[split] = result;
-        s.out.metric({ type: 'eval', run: 'ensemble', split, loss: result.nll, accuracy: result.accuracy, count: result.count, time: Date.now() });
+        s.out.metric({ type: 'eval', run: ENSEMBLE_RUN, split, loss: result.nll, accuracy: result.accuracy, count: result.count, time: Date.now() });
         s.log.info({ split, accuracy: result.accuracy, nll: result.nll, count: result.count }, 'ensemble evaluation');
       }
       summary.ensemble.evaluation = 'done';
@@ -186,9 +202,14 @@ export class Ensemble {
 
   private done(summary: EnsembleSummary): EnsembleSummary {
     summary.status = summary.members.every((m) => m.status === 'done') && (summary.ensemble.evaluation === 'done' || summary.ensemble.evaluation.startsWith('not scored')) ? 'done' : 'failed';
-    summary.wall_time_s = (this.s.now() - this.started) / 1000;
+    summary.wall_time_s = this.elapsedMs() / 1000;
     this.write(summary);
     return summary;
+  }
+
+  /** Training time of the job: members resumed with time already spent bring it along. */
+  private elapsedMs(): number {
+    return Math.max(0, ...this.members.map((m) => m.elapsedBeforeResumeMs)) + (this.s.now() - this.started);
   }
 
   private write(summary: EnsembleSummary): void {
@@ -224,11 +245,12 @@ export class Ensemble {
     return {
       job: this.s.job,
       kind: 'ensemble',
+      started_at: this.members.map((m) => m.startedAtIso).reduce((a, b) => (b < a ? b : a)),
       status: 'pending',
       ensemble: { members: c.members, sample_fraction: c.sample_fraction, seed: this.s.seed, predict: c.predict, model: null, members_in_model: inModel, scored_head: scoredHead, evaluation: 'pending', validation: null, test: null },
       comparison: { test_accuracy: { ensemble: null, best_member: best, mean_member: tested.length > 0 ? tested.reduce((a, t) => a + t.accuracy, 0) / tested.length : null } },
       members,
-      wall_time_s: (this.s.now() - this.started) / 1000,
+      wall_time_s: this.elapsedMs() / 1000,
     };
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The run directory: metrics.jsonl (a line per step and per evaluation), summary.json,
- * model.onnx, and checkpoints. Files that must never be seen half-written go through
+ * The run directory: metrics.jsonl (a line per step, per evaluation and per resume),
+ * summary.json, model.onnx, and checkpoints. Files that must never be seen half-written go through
  * writeAtomic (write to a temp file, fsync, rename, fsync the directory).
  */
 import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, appendFileSync } from 'node:fs';
@@ -55,6 +55,20 @@ export interface EvalMetrics {
   time: number;
 }
 
+/**
+ * A coordinator resumed the run from a checkpoint at `step`: the records after that step were
+ * removed (metrics-rewind.ts) and the resumed run writes them again after this one.
+ */
+export interface ResumeRecord {
+  type: 'resume';
+  run: string;
+  step: number;
+  epoch: number;
+  /** The checkpoint file, relative to the run's directory (null: restored from contents not read from a file). */
+  from: string | null;
+  time: number;
+}
+
 export interface RunDirectoryOptions {
   /** Called with every metric line after it is on disk (the terminal progress line listens here). */
   onMetric?: (line: Record<string, unknown>) => void;
@@ -74,7 +88,7 @@ export class RunDirectory {
   }
 
   /** Appends one JSON line (metrics are append-only; a torn last line is tolerated by readers). */
-  metric(line: StepMetrics | EvalMetrics | Record<string, unknown>): void {
+  metric(line: StepMetrics | EvalMetrics | ResumeRecord | Record<string, unknown>): void {
     appendFileSync(this.metricsPath, JSON.stringify(line) + '\n');
     this.onMetric?.(line as Record<string, unknown>);
   }

@@ -5,6 +5,8 @@
  * boundaries, the summation order (micro-batch index order), clipping and the optimizer.
  * Several TrainingRuns can share one Scheduler (bagging members, search trials).
  */
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import type { ParamInfo, BufferInfo } from '../../shared/autodiff/compile-types.js';
 import type { JobConfig } from '../job/schema.js';
@@ -17,6 +19,8 @@ import { maskSeed } from '../../shared/engine/dropout-masks.js';
 import { decideEarlyStop, initialEarlyStopping, type EarlyStoppingState } from './early-stopping.js';
 import type { RunDirectory, StepMetrics } from './outputs.js';
 import { saveCheckpoint } from '../checkpoint.js';
+import { rewindMetricsFile } from './metrics-file.js';
+import { writtenBeforeCheckpoint, writtenBeforeStart } from './metrics-rewind.js';
 
 export interface RunSetup {
   id: number;
@@ -38,6 +42,8 @@ export interface RunSetup {
   out: RunDirectory;
   log: Logger;
   now: () => number;
+  /** When the job started (ISO 8601) for summary.json; default: when this run was built. A resumed run keeps its checkpoint's. */
+  startedAt?: string;
   /** Bytes of the inference model (model.onnx) for trained params/buffers, by name. */
   exportModel?: (params: Map<string, Float32Array>, buffers: Map<string, Float32Array>) => Uint8Array;
   /** Extra fields for summary.json (worker count...). */
@@ -69,6 +75,12 @@ export interface RunCheckpointMeta {
   restoredBest?: boolean;
   /** Out-of-bag metrics once scored (bagging members; absent in checkpoints of plain runs). */
   outOfBag?: EvalSums | null;
+  /** Test metrics once scored (absent in checkpoints written before they were kept). */
+  test?: EvalSums | null;
+  /** Training time up to this checkpoint, summed over coordinator lifetimes (absent in older checkpoints). */
+  elapsedMs?: number;
+  /** When the run started (ISO 8601; absent in older checkpoints). */
+  startedAt?: string;
   epochLog: RunSummary['epoch_sample_counts'];
   optimizer: { kind: string; step: number; slots: { name: string; count: number }[] };
   counts: { params: number; buffers: number };
@@ -83,6 +95,8 @@ export interface EvalSums {
 
 export interface RunSummary {
   run: string;
+  /** When the run started (ISO 8601), before any restart. */
+  started_at: string;
   status: 'done' | 'failed';
   stop_reason: string;
   steps: number;
@@ -100,7 +114,13 @@ export interface RunSummary {
   skipped_steps: number;
   /** Per epoch: how many training samples were used, and how many distinct ones. */
   epoch_sample_counts: { epoch: number; samples: number; distinct: number; expected: number }[];
+  /**
+   * Training time summed over coordinator lifetimes: each one counts up to the checkpoint the
+   * next resumed from (work lost after it is redone, and counted once), the last one to the end.
+   */
   wall_time_s: number;
+  /** How many times a coordinator resumed this run from a checkpoint (its `resume` metric records). */
+  resumes: number;
 }
 
 type Stage = 'train' | 'final' | 'done' | 'failed';
@@ -138,7 +158,14 @@ export class TrainingRun implements PhaseOwner {
   private restoredBest = false;
   private test: EvalSums | null = null;
   private outOfBag: EvalSums | null = null;
-  private readonly started: number;
+  private startedAt: string;
+  /** When this coordinator's share of the training time began (construction, or restore). */
+  private clockStart: number;
+  /** Training time before this coordinator: the elapsed time stored in the checkpoint it resumed from. */
+  private priorMs = 0;
+  /** Total training time, fixed once the run is over. */
+  private endedMs: number | null = null;
+  private resumes = 0;
   private phaseStarted: number;
   private epochCounts: Uint32Array;
   private readonly epochLog: RunSummary['epoch_sample_counts'] = [];
@@ -174,8 +201,9 @@ export class TrainingRun implements PhaseOwner {
     this.lr = lrSchedule(scheduleConfig(job, this.totalSteps));
     this.plan = this.planFor(0);
     this.epochCounts = new Uint32Array(s.trainIndices.length);
-    this.started = s.now();
-    this.phaseStarted = this.started;
+    this.startedAt = s.startedAt ?? new Date().toISOString();
+    this.clockStart = s.now();
+    this.phaseStarted = this.clockStart;
   }
 
   get done(): boolean {
@@ -192,7 +220,27 @@ export class TrainingRun implements PhaseOwner {
   }
 
   firstPhase(): TaskSpec[] {
+    // A coordinator that died before this run's first checkpoint left records that the run,
+    // starting from the beginning again, writes anew.
+    const rewound = rewindMetricsFile(this.s.out.metricsPath, writtenBeforeStart(this.name));
+    if (rewound.dropped + rewound.unreadable > 0)
+      this.s.log.warn({ run: this.name, dropped: rewound.dropped, unreadable: rewound.unreadable }, `run '${this.name}' starts from the beginning: ${rewound.dropped} metric records of an earlier start removed from ${this.s.out.metricsPath}`);
     return this.trainPhase();
+  }
+
+  /** When the run started (ISO 8601), kept across restarts. */
+  get startedAtIso(): string {
+    return this.startedAt;
+  }
+
+  /** Training time before this coordinator (0 for a run that was not resumed). */
+  get elapsedBeforeResumeMs(): number {
+    return this.priorMs;
+  }
+
+  /** Training time so far, over every coordinator lifetime (fixed once the run is over). */
+  elapsedMs(): number {
+    return this.endedMs ?? this.priorMs + (this.s.now() - this.clockStart);
   }
 
   private planFor(epoch: number): EpochPlan {
@@ -265,6 +313,7 @@ export class TrainingRun implements PhaseOwner {
       if (this.consecutiveSkips >= job.max_consecutive_skips) {
         this.globalStep++;
         this.stage = 'failed';
+        this.endedMs = this.elapsedMs();
         this.stopReason = `${this.consecutiveSkips} consecutive steps had non-finite gradients (last: ${JSON.stringify(where[0])}); stopping`;
         this.s.log.error({ run: this.name }, this.stopReason);
         this.writeSummary();
@@ -391,15 +440,20 @@ export class TrainingRun implements PhaseOwner {
     return this.s.outOfBagIndices ?? EMPTY;
   }
 
-  /** The run is over: the inference model, a final checkpoint and the summary go to disk. */
+  /**
+   * The run is over: the inference model, the summary and a final checkpoint go to disk, the
+   * checkpoint last: a coordinator killed before it resumes the run from an earlier checkpoint
+   * and writes the others again, while one that finds the final checkpoint finds them written.
+   */
   private complete(): TaskSpec[] {
     this.stage = 'done';
+    this.endedMs = this.elapsedMs();
     if (this.s.exportModel) {
       const byName = (infos: readonly { name: string }[], values: Float32Array[]) => new Map(infos.map((p, i) => [p.name, values[i]!]));
       this.s.out.writeBytes('model.onnx', this.s.exportModel(byName(this.s.params, this.params), byName(this.s.buffers, this.buffers)));
     }
-    this.saveCheckpoint();
     this.writeSummary();
+    this.saveCheckpoint();
     this.s.onFinished?.(this);
     return [];
   }
@@ -408,6 +462,7 @@ export class TrainingRun implements PhaseOwner {
     const es = this.s.job.early_stopping;
     return {
       run: this.name,
+      started_at: this.startedAt,
       status: this.stage === 'failed' ? 'failed' : 'done',
       stop_reason: this.stopReason,
       steps: this.globalStep,
@@ -421,7 +476,8 @@ export class TrainingRun implements PhaseOwner {
       ...(this.s.outOfBagIndices ? { out_of_bag: this.outOfBag } : {}),
       skipped_steps: this.skipped,
       epoch_sample_counts: this.epochLog,
-      wall_time_s: (this.s.now() - this.started) / 1000,
+      wall_time_s: this.elapsedMs() / 1000,
+      resumes: this.resumes,
     };
   }
 
@@ -453,6 +509,9 @@ export class TrainingRun implements PhaseOwner {
         bestValidation: this.bestValidation,
         restoredBest: this.restoredBest,
         ...(this.s.outOfBagIndices ? { outOfBag: this.outOfBag } : {}),
+        test: this.test,
+        elapsedMs: this.elapsedMs(),
+        startedAt: this.startedAt,
         epochLog: this.epochLog,
         optimizer: { kind: opt.kind, step: opt.step, slots: slotNames.map((name) => ({ name, count: opt.slots[name]!.length })) },
         counts: { params: this.params.length, buffers: this.buffers.length },
@@ -461,8 +520,13 @@ export class TrainingRun implements PhaseOwner {
     };
   }
 
-  /** Continues from a checkpoint written by checkpointContents() of the same job. */
-  restore(c: { meta: RunCheckpointMeta; tensors: Float32Array[] }): void {
+  /**
+   * Continues from a checkpoint written by checkpointContents() of the same job, read from the
+   * file `from` (for the resume record). The run's metrics.jsonl is rewound to what the run had
+   * written when the checkpoint was taken (metrics-rewind.ts), and, unless the run was over, a
+   * `resume` record is appended.
+   */
+  restore(c: { meta: RunCheckpointMeta; tensors: Float32Array[] }, from?: string): void {
     const m = c.meta;
     if (m.counts.params !== this.params.length || m.counts.buffers !== this.buffers.length) throw new Error(`checkpoint of run '${m.run}' does not fit this job's model (${m.counts.params} params, ${m.counts.buffers} buffers)`);
     let k = 0;
@@ -488,8 +552,49 @@ export class TrainingRun implements PhaseOwner {
     this.bestValidation = m.bestValidation ?? null;
     this.restoredBest = m.restoredBest ?? false;
     this.outOfBag = m.outOfBag ?? null;
+    this.test = m.test ?? null;
     this.epochLog.splice(0, this.epochLog.length, ...m.epochLog);
     this.plan = this.planFor(this.epoch);
+    if (m.startedAt !== undefined) this.startedAt = m.startedAt;
+    this.priorMs = m.elapsedMs ?? 0;
+    this.clockStart = this.s.now();
+    this.endedMs = null;
+    if (this.done) {
+      // Checkpoints written before the test metrics and the elapsed time were kept in them: the
+      // run's own summary.json, written when it was done, still holds both.
+      if (m.test === undefined || m.elapsedMs === undefined) this.takeFromSummary(m.test === undefined, m.elapsedMs === undefined);
+      this.endedMs = this.priorMs;
+    }
+    this.rewindMetrics(m, from);
+  }
+
+  /** The run's metrics.jsonl back to the checkpoint's step, and a resume record for a run that goes on. */
+  private rewindMetrics(m: RunCheckpointMeta, from: string | undefined): void {
+    const rewound = rewindMetricsFile(this.s.out.metricsPath, writtenBeforeCheckpoint(m));
+    if (rewound.dropped + rewound.unreadable > 0)
+      this.s.log.info(
+        { run: this.name, step: m.globalStep, dropped: rewound.dropped, unreadable: rewound.unreadable },
+        `metrics of run '${this.name}' rewound to its checkpoint (step ${m.globalStep}): ${rewound.dropped} later records and ${rewound.unreadable} torn lines removed`,
+      );
+    this.resumes = rewound.kept.filter((r) => r.type === 'resume' && r.run === this.name).length;
+    if (this.done) return;
+    this.resumes++;
+    this.s.out.metric({ type: 'resume', run: this.name, step: m.globalStep, epoch: this.epoch, from: from === undefined ? null : relative(this.s.out.dir, from), time: Date.now() });
+  }
+
+  /** Test metrics and wall time of a done run from its summary.json, for checkpoints that lack them. */
+  private takeFromSummary(test: boolean, wallTime: boolean): void {
+    let previous: Partial<RunSummary>;
+    try {
+      previous = JSON.parse(readFileSync(this.s.out.path('summary.json'), 'utf8')) as Partial<RunSummary>;
+    } catch (e) {
+      this.s.log.warn({ run: this.name, reason: (e as Error).message }, `run '${this.name}' was done, but its checkpoint predates test metrics and wall time, and its summary.json cannot be read: they are reported as missing`);
+      return;
+    }
+    if (previous.run !== this.name) return;
+    if (test) this.test = previous.test ?? null;
+    if (wallTime && typeof previous.wall_time_s === 'number') this.priorMs = previous.wall_time_s * 1000;
+    if (typeof previous.started_at === 'string') this.startedAt = previous.started_at;
   }
 
   private saveCheckpoint(): void {

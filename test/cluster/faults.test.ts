@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
-import { readdirSync, statSync, truncateSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobInput } from '../../coordinator/job/schema.js';
 import { parseLog, readFinalParams, readMetrics, runCluster, runCoordinatorProcess, runWorkerProcess, startCluster, tinyJob, type ClusterHandle, type LogLine } from './harness.js';
@@ -197,6 +197,15 @@ describe('a cluster that survives failures', () => {
     }
     const lastSteps = steps(r.runDir).map((s) => s.step as number);
     expect(lastSteps.at(-1)).toBe(TOTAL_STEPS);
+    // metrics.jsonl reads as an uninterrupted run's: every step once, in order, every evaluation
+    // once, and one record of the resume at the checkpoint's step.
+    expect(lastSteps).toEqual(Array.from({ length: TOTAL_STEPS }, (_, i) => i + 1));
+    const evals = readMetrics(r.runDir).filter((m) => m.type === 'eval').map((m) => `${m.split}@${m.step}`);
+    expect(new Set(evals).size).toBe(evals.length);
+    const resumes = readMetrics(r.runDir).filter((m) => m.type === 'resume');
+    expect(resumes).toEqual([expect.objectContaining({ run: 'faults', from: expect.stringMatching(/^checkpoints\/ckpt-\d{10}\.gfck$/) })]);
+    expect(resumes[0]!.step as number).toBeLessThanOrEqual(stepsBefore);
+    expect(JSON.parse(readFileSync(join(r.runDir, 'summary.json'), 'utf8'))).toMatchObject({ resumes: 1 });
 
     const firstAccepted = second.find((l) => l.msg === 'first result accepted')!;
     const firstStep = steps(r.runDir).find((s) => (s.time as number) >= restartedAt)!;
@@ -210,12 +219,13 @@ describe('a cluster that survives failures', () => {
     const again = await runCoordinatorProcess({ job: faultJob({ heartbeat: '300ms', lease: '3s' }), runDir: c.runDir });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain(`every run in ${c.runDir} is already done (faults); nothing to train`);
+    expect(readMetrics(c.runDir).filter((m) => m.type === 'resume')).toHaveLength(1);
     expect(steps(c.runDir).map((s) => s.step as number).at(-1)).toBe(TOTAL_STEPS);
     expect(sha(c.runDir)).toBe(undisturbed);
 
     // Leases may change on resume; the seed may not.
     const other = await runCoordinatorProcess({ job: faultJob({ heartbeat: '300ms', lease: '3s' }, { seed: 8 }), runDir: c.runDir });
-    expect(other.code).toBe(1);
+    expect(other.code, other.stderr).toBe(2);
     expect(other.stderr).toMatch(/run directory .* belongs to job 'faults-[0-9a-f]+' with a different config \(1 field differ: seed: 7 → 8\); refusing to resume it/);
   });
 
