@@ -3,18 +3,60 @@
  *
  * Without --config the embedded default job runs (the default MLP on the bundled digits, with
  * early stopping). `--local-workers N` also starts N worker processes on this machine, so one
- * command runs a whole local cluster. Exit code 0 when every run finished, 1 otherwise.
+ * command runs a whole local cluster.
  *
  * Started on a run directory that holds checkpoints of the same job, it resumes (the newest good
  * checkpoint of each run); a run directory of another job config is refused. SIGTERM or SIGINT
  * stops the job gracefully: every unfinished run is checkpointed first, and remote workers keep
  * trying to reconnect. A second signal ends the process at once.
+ *
+ * Exit codes (COORDINATOR_EXIT; deploy/k8s/base/coordinator-job.yaml's podFailurePolicy keys on
+ * them): 0 every run is done; 1 stopped before the end, resumable (a signal, a run that failed,
+ * an error while training); 2 the job cannot run (anything that goes wrong before training
+ * starts: the command line, the job file, a refused run directory, an op without a gradient
+ * rule, the address to listen on), so running it again as it is cannot help; 130 a second signal.
  */
-import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
+import { Command, CommanderError, InvalidArgumentError } from '@commander-js/extra-typings';
 import { createLogger } from '../shared/log.js';
 import { readJobFile, parseJob } from './job/load.js';
 import { defaultJob } from './job/default-job.js';
 import { runCoordinator } from './coordinator.js';
+
+/** Exit codes of `coordinator start`. */
+export const COORDINATOR_EXIT = {
+  /** Every run of the job is done (now, or already in the run directory). */
+  done: 0,
+  /**
+   * Stopped before the end: SIGTERM/SIGINT (after a final checkpoint), a run that failed, or an
+   * error once training had started. Starting again on the same run directory resumes.
+   */
+  stopped: 1,
+  /**
+   * The job cannot run as given, so a retry cannot help: a bad command line, an invalid or
+   * unreadable job file, a run directory of another job config, a model op without a gradient
+   * rule, an address it cannot listen on. Anything thrown before training starts.
+   */
+  cannotRun: 2,
+  /** A second SIGTERM/SIGINT ended the process without waiting for the checkpoint. */
+  secondSignal: 130,
+} as const;
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0    every run is done (now, or already in the run directory)
+  1    stopped before the end: SIGTERM/SIGINT (after a final checkpoint), a run that failed, or
+       an error while training; start it again on the same run directory to resume
+  2    the job cannot run: bad command line, invalid or unreadable job file, a run directory of
+       another job config, an op without a gradient rule, an address it cannot listen on
+  130  a second signal ended it at once`;
+
+/** An error thrown after training started: exit 1 (resumable), not 2. */
+class ErrorWhileTraining extends Error {
+  override name = 'ErrorWhileTraining';
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
 
 function integer(flag: string, min: number) {
   return (v: string): number => {
@@ -24,8 +66,15 @@ function integer(flag: string, min: number) {
   };
 }
 
-export function buildCoordinatorProgram(onDone: (code: number) => void): Command {
+/**
+ * The `coordinator` command. `run` runs the job (runCoordinator; tests may pass their own) and
+ * `onDone` receives its exit code.
+ */
+export function buildCoordinatorProgram(onDone: (code: number) => void, run: typeof runCoordinator = runCoordinator): Command {
   const program = new Command('coordinator').description('the gradfleet coordinator: serves a training job to workers over gRPC').showHelpAfterError();
+  // Usage errors throw (CommanderError) instead of exiting 1, so that main() can exit 2 for
+  // them; set before .command() so that the subcommand inherits it.
+  program.exitOverride();
   program
     .command('start')
     .description('run a job: compile its graphs, serve them, schedule micro-batches, write the run directory')
@@ -34,6 +83,7 @@ export function buildCoordinatorProgram(onDone: (code: number) => void): Command
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--local-workers <n>', 'also start this many worker processes on this machine', integer('--local-workers', 0), 0)
     .option('--run-dir <dir>', "where outputs go (default: the job's run_dir, else runs/<name>-<time>); one holding checkpoints of this job is resumed")
+    .addHelpText('after', EXIT_CODES_HELP)
     .action(async (opts) => {
       const log = createLogger('coordinator');
       const { config, baseDir, source } = opts.config
@@ -43,38 +93,62 @@ export function buildCoordinatorProgram(onDone: (code: number) => void): Command
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals) => {
         // The first signal stops the job gracefully; a second one ends the process at once.
-        if (++signals > 1) process.exit(130);
+        if (++signals > 1) process.exit(COORDINATOR_EXIT.secondSignal);
         log.warn({ signal }, 'stopping the job');
         abort.abort();
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const code = await runCoordinator({
-        job: config,
-        source,
-        baseDir,
-        host: opts.host,
-        port: opts.port,
-        runDir: opts.runDir,
-        localWorkers: opts.localWorkers,
-        log,
-        print: (line) => process.stdout.write(`${line}\n`),
-        abort: abort.signal,
-      });
+      let training = false;
+      let code: number;
+      try {
+        code = await run({
+          job: config,
+          source,
+          baseDir,
+          host: opts.host,
+          port: opts.port,
+          runDir: opts.runDir,
+          localWorkers: opts.localWorkers,
+          log,
+          print: (line) => process.stdout.write(`${line}\n`),
+          abort: abort.signal,
+          onTrainingStarted: () => (training = true),
+        });
+      } catch (e) {
+        // Checkpoints written so far stay valid: a restart resumes from them.
+        throw training ? new ErrorWhileTraining(e) : e;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
       onDone(code);
     });
   return program;
 }
 
-/** Parses argv and runs the command; resolves to the exit code. Errors print one line. */
-export async function main(argv: string[]): Promise<number> {
-  let code = 0;
+/** The exit code for an error out of the command (see COORDINATOR_EXIT). */
+function exitCodeFor(e: unknown): number {
+  if (e instanceof CommanderError) return e.exitCode === 0 ? COORDINATOR_EXIT.done : COORDINATOR_EXIT.cannotRun;
+  return e instanceof ErrorWhileTraining ? COORDINATOR_EXIT.stopped : COORDINATOR_EXIT.cannotRun;
+}
+
+/**
+ * Parses argv and runs the command; resolves to the exit code (COORDINATOR_EXIT). Errors print
+ * one line. `run` is runCoordinator unless a test passes its own.
+ */
+export async function main(argv: string[], run: typeof runCoordinator = runCoordinator): Promise<number> {
+  let code: number = COORDINATOR_EXIT.done;
   try {
-    await buildCoordinatorProgram((c) => (code = c)).parseAsync(argv);
+    await buildCoordinatorProgram((c) => (code = c), run).parseAsync(argv);
   } catch (e) {
-    process.stderr.write(`coordinator: ${e instanceof Error ? e.message : String(e)}\n`);
-    if (process.env.GRADFLEET_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
-    return 1;
+    // Commander has printed its own message (and the help) already.
+    if (!(e instanceof CommanderError)) {
+      const shown = e instanceof ErrorWhileTraining ? e.cause : e;
+      process.stderr.write(`coordinator: ${e instanceof Error ? e.message : String(e)}\n`);
+      if (process.env.GRADFLEET_DEBUG) process.stderr.write(`${(shown as Error).stack}\n`);
+    }
+    return exitCodeFor(e);
   }
   return code;
 }

@@ -6,7 +6,13 @@
  * SIGTERM (or SIGINT) drains it: the task in hand is finished (or handed back), then it leaves.
  * A coordinator that goes away is waited for (retries with bounded backoff, logged); after
  * --unreachable-timeout without reaching it the worker exits 1 with a line that says so.
+ *
+ * Exit codes: 0 the coordinator ended the job (or sent the worker away); 1 the worker failed or
+ * gave up on the coordinator; 128 + the signal's number (143 SIGTERM, 130 SIGINT) when a signal
+ * drained it before the job ended. A Kubernetes Job counts a pod that exits 0 as work done and
+ * starts no new pods after one, so only the end of the job may exit 0.
  */
+import { constants } from 'node:os';
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { createLogger } from '../shared/log.js';
 import { DEVICE_KINDS } from '../shared/engine/registry.js';
@@ -43,9 +49,12 @@ export function buildWorkerProgram(onDone: (code: number) => void): Command {
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
       const code = await worker.run();
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
       // Giving up on the coordinator is said in plain words too, not only in the JSON log.
       if (worker.failure) process.stderr.write(`worker: ${worker.failure}\n`);
-      onDone(code);
+      const signal = worker.stoppedBecause as NodeJS.Signals | undefined;
+      onDone(code === 0 && signal !== undefined && signal in constants.signals ? 128 + constants.signals[signal] : code);
     });
   return program;
 }

@@ -133,6 +133,11 @@ export class Worker {
     return this.fatal?.message;
   }
 
+  /** Why the worker stopped (the first reason given: a signal's name, or the coordinator's words). */
+  get stoppedBecause(): string | undefined {
+    return this.stopReason;
+  }
+
   /** Asks the worker to finish the task in hand, leave, and return (SIGTERM). */
   stop(reason: string): void {
     if (this.stopReason) return;

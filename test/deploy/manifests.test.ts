@@ -1,16 +1,19 @@
 /**
  * The Kubernetes manifests (deploy/k8s): each overlay renders with `kubectl kustomize`, every
- * object passes its Kubernetes schema offline, and the pieces fit together: the worker's
- * --coordinator address is the Service, the Service reaches the coordinator's gRPC port, the
- * probes ask the health service the coordinator serves, the job in the ConfigMap is a valid job
- * where --config reads it, and the run directory lives on the PersistentVolumeClaim.
+ * object passes its Kubernetes schema offline, and the pieces fit together: the coordinator and
+ * the workers are Jobs that end with the training job (one coordinator pod at a time, exit 2
+ * fails the Job, disruptions are not counted; a work-queue pool of workers), the worker's
+ * --coordinator address is the Service, the Service reaches the coordinator's gRPC port and no
+ * worker, the probes ask the health service the coordinator serves, the job in the ConfigMap is
+ * a valid job where --config reads it, and the run directory lives on the PersistentVolumeClaim.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { IDeployment } from 'kubernetes-models/apps/v1';
+import type { IJob, IPodFailurePolicyRule } from 'kubernetes-models/batch/v1';
 import type { IConfigMap, IContainer, IPersistentVolumeClaim, IService } from 'kubernetes-models/v1';
+import { COORDINATOR_EXIT } from '../../coordinator/cli.js';
 import { HEALTH_SERVICE } from '../../coordinator/coordinator.js';
 import { readJobFile } from '../../coordinator/job/load.js';
 import { validateK8sObject, type K8sObject } from './k8s-schema.js';
@@ -26,7 +29,7 @@ function find<T>(objects: K8sObject[], kind: string, name: string | RegExp): T {
   return hits[0] as T;
 }
 
-function onlyContainer(d: IDeployment): IContainer {
+function onlyContainer(d: IJob): IContainer {
   const containers = d.spec!.template.spec!.containers;
   expect(containers, `${d.metadata!.name} containers`).toHaveLength(1);
   return containers[0]!;
@@ -40,7 +43,7 @@ function argValue(c: IContainer, flag: string): string | undefined {
 }
 
 /** The volume mounted at the deepest mountPath that contains `path`. */
-function volumeHolding(d: IDeployment, c: IContainer, path: string) {
+function volumeHolding(d: IJob, c: IContainer, path: string) {
   const mount = (c.volumeMounts ?? []).filter((m) => path === m.mountPath || path.startsWith(m.mountPath.replace(/\/?$/, '/'))).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
   if (!mount) throw new Error(`${d.metadata!.name}: no volume is mounted over ${path}`);
   const volume = (d.spec!.template.spec!.volumes ?? []).find((v) => v.name === mount.name);
@@ -49,6 +52,33 @@ function volumeHolding(d: IDeployment, c: IContainer, path: string) {
 }
 
 const matches = (selector: Record<string, string>, labels: Record<string, string> = {}) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+/** How a pod ended, as far as a podFailurePolicy looks at it. */
+interface PodEnd {
+  /** Exit code per container name. */
+  exits: Record<string, number>;
+  /** Pod conditions with status True (DisruptionTarget: drained, preempted, evicted). */
+  conditions?: string[];
+}
+
+/**
+ * What the Job controller does with a failed pod under `rules`: the action of the first rule that
+ * matches (Kubernetes evaluates them in order), else Count (against backoffLimit).
+ */
+function podFailureAction(rules: IPodFailurePolicyRule[], pod: PodEnd): string {
+  for (const rule of rules) {
+    const codes = rule.onExitCodes;
+    const byExit =
+      codes !== undefined &&
+      Object.entries(pod.exits).some(([name, code]) => (codes.containerName === undefined || codes.containerName === name) && code !== 0 && (codes.operator === 'In' ? codes.values.includes(code) : !codes.values.includes(code)));
+    const byCondition = (rule.onPodConditions ?? []).some((p) => (p.status ?? 'True') === 'True' && (pod.conditions ?? []).includes(p.type));
+    if (byExit || byCondition) return rule.action;
+  }
+  return 'Count';
+}
+
+/** Labels the Job controller puts on every pod it creates; a Service must not depend on them. */
+const JOB_CONTROLLER_LABEL = /^(batch\.kubernetes\.io\/|job-name$|controller-uid$)/;
 
 describe.skipIf(skipReason !== undefined)('Kubernetes manifests (deploy/k8s)', () => {
   const rendered = new Map<string, K8sObject[]>();
@@ -59,33 +89,96 @@ describe.skipIf(skipReason !== undefined)('Kubernetes manifests (deploy/k8s)', (
 
   it.each(['base', 'overlays/cpu', 'overlays/gpu'])('%s renders and every object passes its Kubernetes schema', async (dir) => {
     const objects = render(dir);
-    expect(objects.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'Deployment', 'PersistentVolumeClaim', 'Service']);
+    expect(objects.map((o) => `${o.apiVersion} ${o.kind}`).sort()).toEqual(['batch/v1 Job', 'batch/v1 Job', 'v1 ConfigMap', 'v1 PersistentVolumeClaim', 'v1 Service']);
+    // kubernetes-models 4.5.x (Kubernetes 1.32 schemas) knows podFailurePolicy and
+    // podReplacementPolicy, so the Jobs are validated whole; the tests below read those fields.
     for (const o of objects) await validateK8sObject(o);
   });
 
   it('the schema check rejects a malformed object', async () => {
-    const coordinator = structuredClone(find<K8sObject>(render('overlays/cpu'), 'Deployment', 'gradfleet-coordinator'));
-    (coordinator.spec as { replicas: unknown }).replicas = '1';
-    await expect(validateK8sObject(coordinator)).rejects.toThrow(/replicas must be integer/);
-    await expect(validateK8sObject({ apiVersion: 'apps/v1', kind: 'Deploymnet', metadata: { name: 'x' } })).rejects.toThrow(/no schema for kind 'Deploymnet'/);
+    const coordinator = () => structuredClone(find<K8sObject>(render('overlays/cpu'), 'Job', 'gradfleet-coordinator')) as K8sObject & { spec: IJob['spec'] & Record<string, unknown> };
+    const stringLimit = coordinator();
+    stringLimit.spec.backoffLimit = '6' as unknown as number;
+    await expect(validateK8sObject(stringLimit)).rejects.toThrow(/backoffLimit must be integer/);
+    const unknownAction = coordinator();
+    (unknownAction.spec.podFailurePolicy!.rules[0] as { action: string }).action = 'Retry';
+    await expect(validateK8sObject(unknownAction)).rejects.toThrow(/podFailurePolicy\/rules\/0\/action must be equal to one of the allowed values/);
+    await expect(validateK8sObject({ apiVersion: 'batch/v1', kind: 'Jobb', metadata: { name: 'x' } })).rejects.toThrow(/no schema for kind 'Jobb'/);
   });
 
   describe('cpu overlay', () => {
     const objects = () => render('overlays/cpu');
-    const coordinator = () => find<IDeployment>(objects(), 'Deployment', 'gradfleet-coordinator');
-    const worker = () => find<IDeployment>(objects(), 'Deployment', 'gradfleet-worker');
+    const coordinator = () => find<IJob>(objects(), 'Job', 'gradfleet-coordinator');
+    const worker = () => find<IJob>(objects(), 'Job', 'gradfleet-worker');
     const service = () => find<IService>(objects(), 'Service', 'gradfleet-coordinator');
+    const coordinatorName = () => onlyContainer(coordinator()).name;
 
-    it('runs exactly one coordinator, replaced with Recreate so two never run at once', () => {
-      expect(coordinator().spec!.replicas).toBe(1);
-      expect(coordinator().spec!.strategy?.type).toBe('Recreate');
-      expect(worker().spec!.replicas).toBeGreaterThanOrEqual(2);
+    it('runs the coordinator as a Job of one pod at a time, a replacement only once the old pod has ended', () => {
+      const spec = coordinator().spec!;
+      expect(spec.parallelism).toBe(1);
+      expect(spec.completions).toBe(1);
+      // Never two coordinators on the ReadWriteOnce run volume, not even while one terminates.
+      expect(spec.podReplacementPolicy).toBe('Failed');
+      // A failed pod is replaced (and resumes), never restarted in place: what podFailurePolicy needs.
+      expect(spec.template.spec!.restartPolicy).toBe('Never');
+      expect(spec.backoffLimit).toBeGreaterThanOrEqual(3);
+      expect(spec.backoffLimit).toBeLessThanOrEqual(10);
+      // Kept after it ends: its status and its logs are how the user learns how the job went.
+      expect(spec.ttlSecondsAfterFinished).toBeUndefined();
     });
 
-    it('selects each Deployment its own pods, and the Service only the coordinator', () => {
-      for (const d of [coordinator(), worker()]) expect(matches(d.spec!.selector.matchLabels!, d.spec!.template.metadata!.labels), d.metadata!.name).toBe(true);
-      expect(matches(service().spec!.selector!, coordinator().spec!.template.metadata!.labels)).toBe(true);
-      expect(matches(service().spec!.selector!, worker().spec!.template.metadata!.labels)).toBe(false);
+    it("fails the coordinator Job at once on exit 2, counts other failures, and ignores disruptions", () => {
+      const rules = coordinator().spec!.podFailurePolicy?.rules ?? [];
+      const action = (exit: number, conditions?: string[]) => podFailureAction(rules, { exits: { [coordinatorName()]: exit }, conditions });
+      // 2: the job cannot run (invalid job file, refused run directory, op without gradient).
+      expect(action(COORDINATOR_EXIT.cannotRun)).toBe('FailJob');
+      // 1: stopped before the end (SIGTERM, a failed run, an error while training): the next pod resumes.
+      expect(action(COORDINATOR_EXIT.stopped)).toBe('Count');
+      expect(action(COORDINATOR_EXIT.secondSignal)).toBe('Count');
+      expect(action(137)).toBe('Count'); // SIGKILL: out of memory, or the grace period ran out
+      // A drain or a preemption is never the pod's fault, whatever it exited with.
+      expect(action(COORDINATOR_EXIT.stopped, ['DisruptionTarget'])).toBe('Ignore');
+      expect(action(137, ['DisruptionTarget'])).toBe('Ignore');
+      // The FailJob rule names the coordinator container and exactly the "cannot run" code.
+      const failJob = rules.filter((r) => r.action === 'FailJob');
+      expect(failJob.map((r) => r.onExitCodes)).toEqual([{ containerName: coordinatorName(), operator: 'In', values: [COORDINATOR_EXIT.cannotRun] }]);
+    });
+
+    it('runs the workers as a work-queue Job: parallel pods, no completion count, disruptions not counted', () => {
+      const spec = worker().spec!;
+      expect(spec.parallelism).toBeGreaterThanOrEqual(2);
+      // Unset: the Job completes once a worker exited 0 (the coordinator said the job is over)
+      // and every worker pod has ended; completions would make it wait for that many successes.
+      expect(spec.completions).toBeUndefined();
+      expect(spec.completionMode ?? 'NonIndexed').toBe('NonIndexed');
+      expect(spec.template.spec!.restartPolicy).toBe('Never');
+      expect(spec.podReplacementPolicy).toBe('Failed');
+      expect(spec.backoffLimit).toBeGreaterThanOrEqual(3);
+      expect(spec.ttlSecondsAfterFinished).toBeUndefined();
+      const rules = spec.podFailurePolicy?.rules ?? [];
+      const w = onlyContainer(worker()).name;
+      expect(podFailureAction(rules, { exits: { [w]: 1 } })).toBe('Count');
+      expect(podFailureAction(rules, { exits: { [w]: 1 }, conditions: ['DisruptionTarget'] })).toBe('Ignore');
+      // Drained by SIGTERM before the job ended (worker/cli.ts exits 128 + 15): replaced, uncounted.
+      expect(podFailureAction(rules, { exits: { [w]: 143 } })).toBe('Ignore');
+      expect(podFailureAction(rules, { exits: { [w]: 137 } })).toBe('Count');
+      // A worker gives up on an unreachable coordinator only after a coordinator pod could have
+      // been replaced (minutes), so that a moved coordinator does not use up the backoffLimit.
+      expect(Number(argValue(onlyContainer(worker()), '--unreachable-timeout'))).toBeGreaterThanOrEqual(5 * 60_000);
+    });
+
+    it('selects the coordinator pod for the Service by our labels only, never a worker', () => {
+      const selector = service().spec!.selector!;
+      expect(Object.keys(selector)).not.toHaveLength(0);
+      expect(matches(selector, coordinator().spec!.template.metadata!.labels)).toBe(true);
+      expect(matches(selector, worker().spec!.template.metadata!.labels)).toBe(false);
+      // The Job controller labels its pods itself (job-name, controller-uid, batch.kubernetes.io/…)
+      // and generates the Job's selector; a Service keyed on those would break with every new Job.
+      for (const key of Object.keys(selector)) expect(key).not.toMatch(JOB_CONTROLLER_LABEL);
+      for (const j of [coordinator(), worker()]) {
+        expect(j.spec!.selector, `${j.metadata!.name} selector`).toBeUndefined();
+        expect(j.spec!.manualSelector, `${j.metadata!.name} manualSelector`).toBeUndefined();
+      }
     });
 
     it("listens on the port the Service targets and probes it through the coordinator's gRPC health service", () => {
@@ -158,7 +251,7 @@ describe.skipIf(skipReason !== undefined)('Kubernetes manifests (deploy/k8s)', (
     const objects = () => render('overlays/gpu');
 
     it('gives each worker one NVIDIA GPU, the cuda device, the CUDA image and GPU nodes', () => {
-      const worker = find<IDeployment>(objects(), 'Deployment', 'gradfleet-worker');
+      const worker = find<IJob>(objects(), 'Job', 'gradfleet-worker');
       const w = onlyContainer(worker);
       expect(String(w.resources?.limits?.['nvidia.com/gpu'])).toBe('1');
       expect(argValue(w, '--device')).toBe('cuda');
@@ -170,7 +263,7 @@ describe.skipIf(skipReason !== undefined)('Kubernetes manifests (deploy/k8s)', (
     });
 
     it('leaves the coordinator on the CPU image without a GPU', () => {
-      const c = onlyContainer(find<IDeployment>(objects(), 'Deployment', 'gradfleet-coordinator'));
+      const c = onlyContainer(find<IJob>(objects(), 'Job', 'gradfleet-coordinator'));
       expect(c.image).toBe('gradfleet:local');
       expect(c.resources?.limits?.['nvidia.com/gpu']).toBeUndefined();
     });
