@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from '../shared/log.js';
-import { CoordinatorService } from '../shared/proto/gen/cluster.js';
+import { CoordinatorService } from '../shared/cluster/service.js';
 import { datasetMeta, packageJob } from '../shared/cluster/job-wire.js';
 import { DEFAULT_CHUNK_BYTES } from '../shared/cluster/tensor-stream.js';
 import type { JobConfig } from './job/schema.js';
@@ -60,6 +60,11 @@ export interface CoordinatorOptions {
   makeRuns?: (job: LoadedJob, ctx: RunContext) => ClusterRun[];
   /** Stops the job early when aborted (SIGINT/SIGTERM). */
   abort?: AbortSignal;
+  /**
+   * Called once the server listens and the runs are scheduled: from then on the run directory is
+   * being trained, and an error is a stop to resume from rather than a job that cannot run.
+   */
+  onTrainingStarted?: () => void;
   now?: () => number;
 }
 
@@ -126,6 +131,7 @@ export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
   health.setStatus(HEALTH_SERVICE, 'SERVING');
   o.print(`coordinator listening on ${address} (job ${jobId}, ${loaded.training.params.length} params, ${loaded.trainIndices.length} training samples)`);
   o.print(`run directory: ${runDir}`);
+  o.onTrainingStarted?.();
   log.info({ jobId, address, source: o.source, runDir, localWorkers: o.localWorkers, resumedRuns: restored.length }, restored.length > 0 ? 'coordinator started (resumed)' : 'coordinator started');
 
   // Leases are checked at a tenth of their length, so a lost worker's tasks move on within

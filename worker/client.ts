@@ -7,7 +7,6 @@
  */
 import { connectivityState as ConnectivityState, credentials, Metadata, status as Status, type CallOptions, type ChannelOptions, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
-  CoordinatorClient,
   type HeartbeatReply,
   type RegisterReply,
   type RegisterRequest,
@@ -17,6 +16,7 @@ import {
   type TaskReply,
   type JobChunk,
 } from '../shared/proto/gen/cluster.js';
+import { CoordinatorClient } from '../shared/cluster/service.js';
 import { encodeTensorChunks, TensorAssembler, type ExpectedTensor } from '../shared/cluster/tensor-stream.js';
 import type { CodecName } from '../shared/tensor/index.js';
 import { JobMetadataError } from '../shared/cluster/errors.js';
@@ -160,7 +160,9 @@ export class CoordinatorConnection {
   submitResult(header: ResultHeader, tensors: readonly Float32Array[], codec: CodecName, chunkBytes: number): Promise<SubmitReply> {
     return new Promise((resolve, reject) => {
       const call = this.client.submitResult(this.waiting(), this.options(this.timeouts.streamMs), (e, r) => (e ? reject(e) : resolve(r)));
-      const chunks = tensors.length > 0 ? encodeTensorChunks(tensors, { codec, chunkBytes, version: header.paramVersion }) : [];
+      // The result's arrays are the session's fresh outputs, never changed after the step: the
+      // chunks borrow them and the serializer copies each once, into its message.
+      const chunks = tensors.length > 0 ? encodeTensorChunks(tensors, { codec, chunkBytes, version: header.paramVersion, borrow: true }) : [];
       const messages = [{ header }, ...chunks.map((tensor) => ({ tensor }))];
       let i = 0;
       const pump = () => {

@@ -19,16 +19,21 @@ export interface EncodeOptions {
   chunkBytes?: number;
   /** Parameter version the tensors belong to (0 where none applies). */
   version?: number;
+  /**
+   * Uncompressed chunks are views of `tensors` instead of copies (the serializer copies them into
+   * the message). Only for arrays nobody changes until every chunk has been written.
+   */
+  borrow?: boolean;
 }
 
 /**
  * Encodes `tensors` as chunk messages. Values are copied (or encoded) at once, so the caller may
- * change its arrays afterwards without changing what is sent. A list whose tensors are all empty
+ * change its arrays afterwards without changing what is sent (unless `borrow` says otherwise). A list whose tensors are all empty
  * still sends one (empty) chunk, so the receiver learns the tensor count.
  */
 export function encodeTensorChunks(tensors: readonly Float32Array[], opts: EncodeOptions = {}): TensorChunk[] {
   const version = opts.version ?? 0;
-  const chunks: TensorChunk[] = encodeChunks(tensors, { codec: opts.codec, maxChunkBytes: opts.chunkBytes }).map((c) => ({ ...c, version, tensorCount: 0 }));
+  const chunks: TensorChunk[] = encodeChunks(tensors, { codec: opts.codec, maxChunkBytes: opts.chunkBytes, borrow: opts.borrow }).map((c) => ({ ...c, version, tensorCount: 0 }));
   if (chunks.length === 0 && tensors.length > 0) chunks.push({ tensor: 0, offset: 0, count: 0, codec: opts.codec ?? 'none', scale: 0, data: Buffer.alloc(0), version, tensorCount: 0 });
   if (chunks.length > 0) chunks[0]!.tensorCount = tensors.length;
   return chunks;

@@ -46,18 +46,24 @@ export function planChunks(lengths: readonly number[], maxChunkBytes: number, by
   return out;
 }
 
-/** Encodes `tensors` into chunks whose `data` holds at most `maxChunkBytes` bytes. */
+/**
+ * Encodes `tensors` into chunks whose `data` holds at most `maxChunkBytes` bytes. With `borrow`,
+ * uncompressed chunks are views of the tensors rather than copies.
+ */
 export function encodeChunks(
   tensors: readonly Float32Array[],
-  opts: { codec?: CodecName; maxChunkBytes?: number } = {},
+  opts: { codec?: CodecName; maxChunkBytes?: number; borrow?: boolean } = {},
 ): EncodedChunk[] {
   const codec = codecFor(opts.codec ?? 'none');
+  const borrow = opts.borrow === true && codec.name === 'none';
   return planChunks(
     tensors.map((t) => t.length),
     opts.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES,
     codec.bytesPerValue,
   ).map((r) => {
-    const { data, scale } = codec.encode(tensors[r.tensor]!.subarray(r.offset, r.offset + r.count));
+    const values = tensors[r.tensor]!.subarray(r.offset, r.offset + r.count);
+    if (borrow) return { ...r, codec: codec.name, scale: 0, data: Buffer.from(values.buffer, values.byteOffset, values.byteLength) };
+    const { data, scale } = codec.encode(values);
     return { ...r, codec: codec.name, scale, data };
   });
 }
