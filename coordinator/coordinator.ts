@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from '../shared/log.js';
+import { NODE_FLAGS } from '../shared/node-flags.js';
 import { CoordinatorService } from '../shared/cluster/service.js';
 import { datasetMeta, packageJob } from '../shared/cluster/job-wire.js';
 import { DEFAULT_CHUNK_BYTES } from '../shared/cluster/tensor-stream.js';
@@ -132,7 +133,7 @@ export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
   o.print(`coordinator listening on ${address} (job ${jobId}, ${loaded.training.params.length} params, ${loaded.trainIndices.length} training samples)`);
   o.print(`run directory: ${runDir}`);
   o.onTrainingStarted?.();
-  log.info({ jobId, address, source: o.source, runDir, localWorkers: o.localWorkers, resumedRuns: restored.length }, restored.length > 0 ? 'coordinator started (resumed)' : 'coordinator started');
+  log.info({ jobId, address, source: o.source, runDir, localWorkers: o.localWorkers, resumedRuns: restored.length, nodeFlags: process.execArgv }, restored.length > 0 ? 'coordinator started (resumed)' : 'coordinator started');
 
   // Leases are checked at a tenth of their length, so a lost worker's tasks move on within
   // about one lease period of its last call.
@@ -263,7 +264,7 @@ function shutdown(server: Server, deadlineMs: number): Promise<void> {
 }
 
 function spawnWorker(address: string, index: number, log: Logger): ChildProcess {
-  const child = spawn(process.execPath, [WORKER_BIN, 'start', '--coordinator', address, '--name', `local-${index}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, WORKER_BIN, 'start', '--coordinator', address, '--name', `local-${index}`], { stdio: ['ignore', 'inherit', 'inherit'] });
   child.on('exit', (code, signal) => log.info({ worker: `local-${index}`, pid: child.pid, code, signal }, 'local worker exited'));
   child.on('error', (err) => log.error({ err, worker: `local-${index}` }, 'local worker could not start'));
   return child;

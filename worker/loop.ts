@@ -205,7 +205,7 @@ export class Worker {
     // other values under the same version numbers.
     this.weights.clear();
     this.trainLoaded = this.evalLoaded = undefined;
-    this.log.info({ workerId: reg.workerId, jobId: reg.jobId, leaseMs: reg.leaseMs }, 'registered');
+    this.log.info({ workerId: reg.workerId, jobId: reg.jobId, leaseMs: reg.leaseMs, nodeFlags: process.execArgv }, 'registered');
     if (this.ctx?.jobId === reg.jobId) return;
     await this.ctx?.release();
     this.ctx = undefined;

@@ -16,6 +16,7 @@ import { trainLocally } from '../../coordinator/local/index.js';
 import { defaultJob } from '../../coordinator/job/default-job.js';
 import type { JobInput } from '../../coordinator/job/schema.js';
 import { cpuDevice } from '../../shared/engine/cpu.js';
+import { NODE_FLAGS } from '../../shared/node-flags.js';
 import { summarize, throughput } from '../timing.js';
 import type { BenchContext, BenchRow, BenchSection, SectionResult } from '../section.js';
 
@@ -47,7 +48,7 @@ async function clusterRun(workers: number): Promise<{ perSample: number; samples
     const jobFile = join(dir, 'job.json');
     writeFileSync(jobFile, JSON.stringify(benchJob()));
     const runDir = join(dir, 'run');
-    const child = spawn(process.execPath, [COORDINATOR_BIN, 'start', '--config', jobFile, '--port', '0', '--host', '127.0.0.1', '--local-workers', String(workers), '--run-dir', runDir], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, COORDINATOR_BIN, 'start', '--config', jobFile, '--port', '0', '--host', '127.0.0.1', '--local-workers', String(workers), '--run-dir', runDir], {
       env: { ...process.env, GRADFLEET_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -7,7 +7,7 @@
 #
 # The image has no shell. Run either process with node:
 #   docker run gradfleet:local                                   # coordinator start (the default job)
-#   docker run gradfleet:local node /app/bin/worker.mjs start --coordinator HOST:7070
+#   docker run gradfleet:local node --initial-heap-size=256 /app/bin/worker.mjs start --coordinator HOST:7070
 # With a registry, deploy/docker/Dockerfile builds the equivalent image FROM node:20-slim.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -53,7 +53,7 @@ docker import \
   --change 'USER 1000:1000' \
   --change 'EXPOSE 7070' \
   --change "LABEL org.opencontainers.image.title=gradfleet org.opencontainers.image.version=$version org.opencontainers.image.revision=$revision io.gradfleet.build-key=$key" \
-  --change 'CMD ["node", "/app/bin/coordinator.mjs", "start", "--port", "7070", "--host", "0.0.0.0"]' \
+  --change 'CMD ["node", "--initial-heap-size=256", "/app/bin/coordinator.mjs", "start", "--port", "7070", "--host", "0.0.0.0"]' \
   --message "gradfleet $version ($revision) built by deploy/docker/build-image.sh" \
   "$tarball" "$tag" >/dev/null
 

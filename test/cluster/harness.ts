@@ -15,6 +15,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../shared/node-flags.js';
 import type { JobInput } from '../../coordinator/job/schema.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -119,7 +120,7 @@ export function parseLog(text: string): LogLine[] {
 }
 
 function spawnCoordinator(jobFile: string, runDir: string, port: number, env: NodeJS.ProcessEnv): Tracked {
-  return track(spawn(process.execPath, [COORDINATOR_BIN, 'start', '--config', jobFile, '--port', String(port), '--host', '127.0.0.1', '--run-dir', runDir], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  return track(spawn(process.execPath, [...NODE_FLAGS, COORDINATOR_BIN, 'start', '--config', jobFile, '--port', String(port), '--host', '127.0.0.1', '--run-dir', runDir], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 /** Waits until the coordinator prints the address it listens on. */
@@ -148,7 +149,7 @@ function listening(c: Tracked, timeoutMs: number, output: () => string, onTimeou
 /** Runs one worker process to its exit (for workers that have no coordinator to talk to). */
 export async function runWorkerProcess(o: { coordinator: string; args?: string[]; env?: Record<string, string>; timeoutMs?: number }): Promise<ProcessOutput & { wallMs: number }> {
   const started = Date.now();
-  const w = track(spawn(process.execPath, [WORKER_BIN, 'start', '--coordinator', o.coordinator, ...(o.args ?? [])], { env: { ...process.env, GRADFLEET_LOG_LEVEL: 'warn', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const w = track(spawn(process.execPath, [...NODE_FLAGS, WORKER_BIN, 'start', '--coordinator', o.coordinator, ...(o.args ?? [])], { env: { ...process.env, GRADFLEET_LOG_LEVEL: 'warn', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   const timeoutMs = o.timeoutMs ?? 30_000;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
@@ -202,7 +203,7 @@ export async function startCluster(o: ClusterOptions): Promise<ClusterHandle> {
   const port = Number(address.slice(address.lastIndexOf(':') + 1));
 
   const addWorker = (args: string[] = []): ChildProcess => {
-    const w = track(spawn(process.execPath, [WORKER_BIN, 'start', '--coordinator', address, '--name', `test-${workers.length}`, ...(o.workerArgs ?? []), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const w = track(spawn(process.execPath, [...NODE_FLAGS, WORKER_BIN, 'start', '--coordinator', address, '--name', `test-${workers.length}`, ...(o.workerArgs ?? []), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
     workers.push(w);
     return w.child;
   };

@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getContainerRuntimeClient, Network, Wait, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 import { dockerUnavailable, GradfleetContainer } from './docker.js';
+import { NODE_FLAGS } from '../../shared/node-flags.js';
 
 // No Ryuk sidecar: it would be pulled from a registry. afterAll removes what the test started.
 process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
@@ -133,7 +134,7 @@ describe.skipIf(skipReason !== undefined)(`gradfleet in containers (${IMAGE})`, 
         { source: join(work, 'job.yaml'), target: '/etc/gradfleet/job.yaml', mode: 'ro' },
         { source: work, target: '/var/lib/gradfleet', mode: 'rw' },
       ])
-      .withCommand(['node', '/app/bin/coordinator.mjs', 'start', '--config', '/etc/gradfleet/job.yaml', '--host', '0.0.0.0', '--port', String(PORT), '--run-dir', '/var/lib/gradfleet/run'])
+      .withCommand(['node', ...NODE_FLAGS, '/app/bin/coordinator.mjs', 'start', '--config', '/etc/gradfleet/job.yaml', '--host', '0.0.0.0', '--port', String(PORT), '--run-dir', '/var/lib/gradfleet/run'])
       .withExposedPorts(PORT)
       // Docker runs the image's own probe inside the container; "healthy" means it saw SERVING.
       .withHealthCheck({ test: ['CMD', 'node', '/app/deploy/docker/health-probe.mjs', `127.0.0.1:${PORT}`], interval: 1_000, timeout: 5_000, retries: 60 })
@@ -156,7 +157,7 @@ describe.skipIf(skipReason !== undefined)(`gradfleet in containers (${IMAGE})`, 
       workerLogs.map((logs, i) =>
         new GradfleetContainer(IMAGE)
           .withNetwork(network!)
-          .withCommand(['node', '/app/bin/worker.mjs', 'start', '--coordinator', `${ALIAS}:${PORT}`, '--name', `worker-${i + 1}`])
+          .withCommand(['node', ...NODE_FLAGS, '/app/bin/worker.mjs', 'start', '--coordinator', `${ALIAS}:${PORT}`, '--name', `worker-${i + 1}`])
           .withLogConsumer(logs.attach)
           .start(),
       ),

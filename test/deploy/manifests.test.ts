@@ -15,6 +15,7 @@ import type { IJob, IPodFailurePolicyRule } from 'kubernetes-models/batch/v1';
 import type { IConfigMap, IContainer, IPersistentVolumeClaim, IService } from 'kubernetes-models/v1';
 import { COORDINATOR_EXIT } from '../../coordinator/cli.js';
 import { HEALTH_SERVICE } from '../../coordinator/coordinator.js';
+import { NODE_FLAGS } from '../../shared/node-flags.js';
 import { readJobFile } from '../../coordinator/job/load.js';
 import { validateK8sObject, type K8sObject } from './k8s-schema.js';
 import { kubectlUnavailable, renderKustomization } from './kustomize.js';
@@ -200,7 +201,8 @@ describe.skipIf(skipReason !== undefined)('Kubernetes manifests (deploy/k8s)', (
       const w = onlyContainer(worker());
       expect(argValue(w, '--coordinator')).toBe(`${service().metadata!.name}:${service().spec!.ports![0]!.port}`);
       expect(argValue(w, '--device')).toBe('cpu');
-      expect(w.command).toEqual(['node', '/app/bin/worker.mjs']);
+      expect(w.command).toEqual(['node', ...NODE_FLAGS, '/app/bin/worker.mjs']);
+      expect(onlyContainer(coordinator()).command).toEqual(['node', ...NODE_FLAGS, '/app/bin/coordinator.mjs']);
       expect(w.args![0]).toBe('start');
     });
 
