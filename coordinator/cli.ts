@@ -11,10 +11,11 @@
  * trying to reconnect. A second signal ends the process at once.
  *
  * Exit codes (COORDINATOR_EXIT; deploy/k8s/base/coordinator-job.yaml's podFailurePolicy keys on
- * them): 0 every run is done; 1 stopped before the end, resumable (a signal, a run that failed,
- * an error while training); 2 the job cannot run (anything that goes wrong before training
+ * them): 0 every run is done; 1 stopped before the end, resumable (a signal, a crash while
+ * training); 2 the job cannot run (anything that goes wrong before training
  * starts: the command line, the job file, a refused run directory, an op without a gradient
- * rule, the address to listen on), so running it again as it is cannot help; 130 a second signal.
+ * rule, the address to listen on), so running it again as it is cannot help; 3 the job ended
+ * but a run failed (diverged), which a rerun repeats; 130 a second signal.
  */
 import { Command, CommanderError, InvalidArgumentError } from '@commander-js/extra-typings';
 import { createLogger } from '../shared/log.js';
@@ -27,8 +28,8 @@ export const COORDINATOR_EXIT = {
   /** Every run of the job is done (now, or already in the run directory). */
   done: 0,
   /**
-   * Stopped before the end: SIGTERM/SIGINT (after a final checkpoint), a run that failed, or an
-   * error once training had started. Starting again on the same run directory resumes.
+   * Stopped before the end: SIGTERM/SIGINT (after a final checkpoint), or an error once training
+   * had started (a crash, a failed ensemble scoring). Starting again on the same run directory resumes.
    */
   stopped: 1,
   /**
@@ -37,6 +38,11 @@ export const COORDINATOR_EXIT = {
    * rule, an address it cannot listen on. Anything thrown before training starts.
    */
   cannotRun: 2,
+  /**
+   * The job ran to its end but a run failed (its gradients stayed non-finite for
+   * max_consecutive_skips steps): final, and running it again repeats the same arithmetic.
+   */
+  runFailed: 3,
   /** A second SIGTERM/SIGINT ended the process without waiting for the checkpoint. */
   secondSignal: 130,
 } as const;
@@ -44,10 +50,12 @@ export const COORDINATOR_EXIT = {
 const EXIT_CODES_HELP = `
 Exit codes:
   0    every run is done (now, or already in the run directory)
-  1    stopped before the end: SIGTERM/SIGINT (after a final checkpoint), a run that failed, or
-       an error while training; start it again on the same run directory to resume
+  1    stopped before the end: SIGTERM/SIGINT (after a final checkpoint), or an error while
+       training; start it again on the same run directory to resume
   2    the job cannot run: bad command line, invalid or unreadable job file, a run directory of
        another job config, an op without a gradient rule, an address it cannot listen on
+  3    the job ended but a run failed: its gradients stayed non-finite for max_consecutive_skips
+       steps (lower the learning rate, clip); running it again repeats the same arithmetic
   130  a second signal ended it at once`;
 
 /** An error thrown after training started: exit 1 (resumable), not 2. */

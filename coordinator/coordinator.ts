@@ -71,7 +71,7 @@ export interface CoordinatorOptions {
 
 const WORKER_BIN = fileURLToPath(new URL('../bin/worker.mjs', import.meta.url));
 
-/** Runs one job to its end; returns the process exit code (0: every run done, 1: otherwise). */
+/** Runs one job to its end; returns the process exit code (coordinator/cli.ts's COORDINATOR_EXIT). */
 export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
   const log = o.log;
   const now = o.now ?? Date.now;
@@ -170,7 +170,10 @@ export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
   const ok = end.ok && failed.length === 0 && deferredOk;
   o.print(`${ok ? 'job finished' : 'job FAILED'}: ${end.reason}${failed.length > 0 ? `; failed runs: ${failed.map((r) => r.name).join(', ')}` : ''}`);
   o.print(`run directory: ${runDir}`);
-  return ok ? 0 : 1;
+  // A run that failed (diverged) is final: a rerun repeats the same arithmetic (exit 3). A crash
+  // or failed ensemble scoring may be the machine's fault: exit 1, resumable.
+  if (ok) return 0;
+  return end.ok && deferredOk ? 3 : 1;
 
   /**
    * A graceful stop before the end: every unfinished run is checkpointed as it stands, local

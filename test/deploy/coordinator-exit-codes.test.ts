@@ -8,7 +8,7 @@
  * is checked in process, with a stand-in for runCoordinator.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,6 +129,23 @@ describe('coordinator start: exit 1 once training started', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
     expect(stdout).toContain(`start the coordinator again on ${runDir} to resume it`);
+  }, 90_000);
+});
+
+describe('coordinator start: exit 3 when the job ended with a failed run', () => {
+  it('a run whose gradients stay non-finite (SGD at lr 1e30) fails after max_consecutive_skips steps: exit 3, the run named', async () => {
+    const diverging = job({
+      name: 'diverge',
+      data: { source: 'digits', limit: 1000, split: { validation: 100, test: 100 } },
+      batch: { global: 128, micro: 64 },
+      optimizer: { kind: 'sgd', lr: 1e30 },
+      max_consecutive_skips: 3,
+    });
+    const runDir = join(dir, 'diverged-run');
+    const r = await coordinator('start', '--config', file('diverge.yaml', diverging), '--port', '0', '--local-workers', '1', '--run-dir', runDir);
+    expect(r.code, r.stderr).toBe(COORDINATOR_EXIT.runFailed);
+    expect(r.stdout).toContain('job FAILED: every run is done (diverge); failed runs: diverge');
+    expect(JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'))).toMatchObject({ status: 'failed', stop_reason: expect.stringMatching(/3 consecutive steps had non-finite gradients/) });
   }, 90_000);
 });
 

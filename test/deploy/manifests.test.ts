@@ -128,21 +128,23 @@ describe.skipIf(skipReason !== undefined)('Kubernetes manifests (deploy/k8s)', (
       expect(spec.ttlSecondsAfterFinished).toBeUndefined();
     });
 
-    it("fails the coordinator Job at once on exit 2, counts other failures, and ignores disruptions", () => {
+    it("fails the coordinator Job at once on exit 2 or 3, counts other failures, and ignores disruptions", () => {
       const rules = coordinator().spec!.podFailurePolicy?.rules ?? [];
       const action = (exit: number, conditions?: string[]) => podFailureAction(rules, { exits: { [coordinatorName()]: exit }, conditions });
       // 2: the job cannot run (invalid job file, refused run directory, op without gradient).
       expect(action(COORDINATOR_EXIT.cannotRun)).toBe('FailJob');
-      // 1: stopped before the end (SIGTERM, a failed run, an error while training): the next pod resumes.
+      // 3: the job ended with a diverged run; a rerun repeats it.
+      expect(action(COORDINATOR_EXIT.runFailed)).toBe('FailJob');
+      // 1: stopped before the end (SIGTERM, a crash while training): the next pod resumes.
       expect(action(COORDINATOR_EXIT.stopped)).toBe('Count');
       expect(action(COORDINATOR_EXIT.secondSignal)).toBe('Count');
       expect(action(137)).toBe('Count'); // SIGKILL: out of memory, or the grace period ran out
       // A drain or a preemption is never the pod's fault, whatever it exited with.
       expect(action(COORDINATOR_EXIT.stopped, ['DisruptionTarget'])).toBe('Ignore');
       expect(action(137, ['DisruptionTarget'])).toBe('Ignore');
-      // The FailJob rule names the coordinator container and exactly the "cannot run" code.
+      // The FailJob rule names the coordinator container and exactly the final codes.
       const failJob = rules.filter((r) => r.action === 'FailJob');
-      expect(failJob.map((r) => r.onExitCodes)).toEqual([{ containerName: coordinatorName(), operator: 'In', values: [COORDINATOR_EXIT.cannotRun] }]);
+      expect(failJob.map((r) => r.onExitCodes)).toEqual([{ containerName: coordinatorName(), operator: 'In', values: [COORDINATOR_EXIT.cannotRun, COORDINATOR_EXIT.runFailed] }]);
     });
 
     it('runs the workers as a work-queue Job: parallel pods, no completion count, disruptions not counted', () => {
