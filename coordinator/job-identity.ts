@@ -6,7 +6,9 @@
  *
  * The fingerprint covers everything that changes what is computed. Settings that only change
  * how the cluster runs (leases, heartbeats, the no-workers warning, checkpoint cadence, the run
- * directory itself) are left out, so a job can be resumed with, say, a longer lease.
+ * directory itself) are left out, so a job can be resumed with, say, a longer lease. Fields added
+ * to the job file later are left out while they hold the default that gives what jobs computed
+ * before the field existed, so run directories written before it still resume.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,6 +22,16 @@ export const IDENTITY_FILE = 'job-identity.json';
 /** Config paths that do not change the computed parameters (dots separate levels). */
 // workers.data (stream or local) changes how samples reach workers, not what is computed.
 export const NOT_FINGERPRINTED = ['run_dir', 'checkpoint', 'workers.lease', 'workers.heartbeat', 'workers.wait_warning', 'workers.data'] as const;
+
+/**
+ * Fields added after run directories were written without them, and the default that computes
+ * what those jobs computed. The loaded config always holds the default (the schema fills it in),
+ * the identity of an older directory does not; leaving the field out of the fingerprint while it
+ * holds that value makes "absent" and "default" the same config. Any other value is fingerprinted
+ * (and named as a difference against an older directory: `ensemble.init: absent → "per_member"`).
+ * A field that changes what is computed and gets a default must be listed here.
+ */
+export const FINGERPRINTED_UNLESS_DEFAULT: readonly { path: string; value: unknown }[] = [{ path: 'ensemble.init', value: 'shared' }];
 
 export interface JobIdentity {
   job_id: string;
@@ -45,13 +57,18 @@ export class RunDirectoryError extends CoordinatorError {
 /** The config as fingerprinted: keys sorted at every level, run-only settings removed. */
 export function canonicalConfig(job: JobConfig): unknown {
   const copy = JSON.parse(JSON.stringify(job)) as Record<string, unknown>;
-  for (const path of NOT_FINGERPRINTED) {
-    const parts = path.split('.');
-    let node: Record<string, unknown> | undefined = copy;
-    for (const p of parts.slice(0, -1)) node = node?.[p] as Record<string, unknown> | undefined;
-    if (node) delete node[parts[parts.length - 1]!];
-  }
+  for (const path of NOT_FINGERPRINTED) removeField(copy, path);
+  for (const { path, value } of FINGERPRINTED_UNLESS_DEFAULT) removeField(copy, path, (v) => JSON.stringify(v) === JSON.stringify(value));
   return sortKeys(copy);
+}
+
+/** Deletes the field at a dotted path, if its parent exists (and `when` accepts its value). */
+function removeField(config: Record<string, unknown>, path: string, when: (value: unknown) => boolean = () => true): void {
+  const parts = path.split('.');
+  const key = parts[parts.length - 1]!;
+  let node: Record<string, unknown> | undefined = config;
+  for (const p of parts.slice(0, -1)) node = node?.[p] as Record<string, unknown> | undefined;
+  if (typeof node === 'object' && node !== null && key in node && when(node[key])) delete node[key];
 }
 
 export function fingerprint(job: JobConfig): string {

@@ -81,6 +81,21 @@ export async function loadJob(config: JobConfig, source: string, baseDir: string
   return { config, source, baseDir, forward, heads, training, evaluation, ...data, dataset };
 }
 
+/**
+ * The job's model spec (the default MLP, a spec file relative to `baseDir`, or the inline spec)
+ * and where it came from; undefined for a model given as an ONNX file.
+ */
+export function jobModelSpec(config: JobConfig, baseDir: string): { spec: ModelSpecInput | ModelSpec; from: string } | undefined {
+  const m = config.model;
+  if (m.onnx !== undefined) return undefined;
+  if (m.spec === 'default' || m.spec === undefined) return { spec: defaultModelSpec(config.seed), from: 'the default model' };
+  if (typeof m.spec === 'string') {
+    const path = resolve(baseDir, m.spec);
+    return { spec: loadModelSpec(path), from: path };
+  }
+  return { spec: { seed: config.seed, ...m.spec } as ModelSpecInput, from: 'model.spec' };
+}
+
 /** The forward ONNX model and its loss heads, from a model spec (default, file or inline) or an ONNX file. */
 function forwardModel(config: JobConfig, baseDir: string): { forward: ModelProto; heads: HeadSpec[] } {
   const m = config.model;
@@ -91,12 +106,7 @@ function forwardModel(config: JobConfig, baseDir: string): { forward: ModelProto
     if (logits === undefined) throw new ConfigError('job', [`model.logits must name the output the loss reads; ${m.onnx} has outputs ${outputs.join(', ') || '(none)'}`]);
     return { forward, heads: [{ name: logits, logits, labels: m.labels, loss: m.loss, labelSmoothing: m.label_smoothing }] };
   }
-  const spec: ModelSpecInput | ModelSpec =
-    m.spec === 'default' || m.spec === undefined
-      ? defaultModelSpec(config.seed)
-      : typeof m.spec === 'string'
-        ? loadModelSpec(resolve(baseDir, m.spec))
-        : ({ seed: config.seed, ...m.spec } as ModelSpecInput);
+  const { spec } = jobModelSpec(config, baseDir)!;
   // The job's seed decides initialisation, like everything else that must reproduce.
   const built = buildForwardModel(spec, { seed: config.seed });
   const heads = m.label_smoothing > 0 ? built.heads.map((h) => (h.loss === 'cross-entropy' ? { ...h, labelSmoothing: m.label_smoothing } : h)) : built.heads;

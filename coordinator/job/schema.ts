@@ -113,6 +113,10 @@ export const batchSchema = z
   .strict()
   .refine((b) => b.micro <= b.global, { error: 'micro must be <= global', path: ['micro'] });
 
+/** `ensemble.init` values; `shared` is the default (and what jobs written before the field did). */
+export const ENSEMBLE_INIT_MODES = ['shared', 'per_member'] as const;
+export type EnsembleInit = (typeof ENSEMBLE_INIT_MODES)[number];
+
 /**
  * Bagging (`ensemble:`): K members, each trained on its own seeded bootstrap sample of the
  * training set (round(sample_fraction·n) indices drawn with replacement), with its own optimizer
@@ -122,8 +126,14 @@ export const batchSchema = z
  * majority vote of their argmax classes (`vote`) and is exported as one ONNX model,
  * `<run>/model.onnx`.
  *
+ * Initial weights (`init`): `shared` starts every member from the job's initial weights (the
+ * model initialised with the job's seed), so members differ only by their bootstrap sample and
+ * their permutation and dropout streams (Breiman's bagging). `per_member` draws member k's
+ * weights from the model spec with member k's own seed (coordinator/run/ensemble-init.ts); a
+ * model given as an ONNX file brings its initial weights as initializers and cannot be redrawn.
+ *
  * ```yaml
- * ensemble: { members: 5, sample_fraction: 1.0, seed: 7, predict: average }
+ * ensemble: { members: 5, sample_fraction: 1.0, seed: 7, predict: average, init: shared }
  * ```
  */
 export const ensembleSchema = z
@@ -136,6 +146,8 @@ export const ensembleSchema = z
     seed: z.number().int().min(-(2 ** 31)).lt(2 ** 32).optional(),
     /** How the exported ensemble combines its members. */
     predict: z.enum(['average', 'vote']).default('average'),
+    /** Members' initial weights: the job's, shared by all (`shared`), or drawn with each member's seed (`per_member`). */
+    init: z.enum(ENSEMBLE_INIT_MODES).default('shared'),
   })
   .strict();
 
@@ -159,7 +171,12 @@ export const jobSchema = z
     workers: workersSchema.prefault({}),
     max_consecutive_skips: positiveInt.default(5),
   })
-  .strict();
+  .strict()
+  // An ONNX model's initializers are its initial weights: there is no spec to draw others from.
+  .refine((j) => !(j.ensemble?.init === 'per_member' && j.model.onnx !== undefined), {
+    error: `must be "shared" with an ONNX model (model.onnx): its initializers are the initial weights; per_member draws them from a model spec`,
+    path: ['ensemble', 'init'],
+  });
 
 export type JobConfig = z.output<typeof jobSchema>;
 export type JobInput = z.input<typeof jobSchema>;

@@ -3,7 +3,9 @@
  * bagging members, all over the one worker pool: member k trains on its own bootstrap sample of
  * the training set (ensemble-plan.ts), with its own seed, optimizer state and early stopping, and
  * writes its own run directory `<run>/members/<k>/` (metrics, summary, model, checkpoints); the
- * job's directory gets the ensemble model and the job summary (ensemble.ts).
+ * job's directory gets the ensemble model and the job summary (ensemble.ts). Members start from
+ * the job's initial weights, or with `ensemble.init: per_member` from weights drawn with their
+ * own seed (ensemble-init.ts).
  */
 import { join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
@@ -15,6 +17,7 @@ import { RunDirectory } from './outputs.js';
 import { planMembers } from './ensemble-plan.js';
 import { Ensemble, memberDir } from './ensemble.js';
 import { EnsembleError } from './ensemble-errors.js';
+import { initialValuesDrawer } from './ensemble-init.js';
 
 export interface RunContext {
   out: RunDirectory;
@@ -62,13 +65,16 @@ export function buildEnsemble(job: LoadedJob, ctx: RunContext): Ensemble {
   const seed = e.seed ?? c.seed;
   const started = new Date().toISOString();
   const toModel = (run: TrainingRun) => exportInference(job.forward, byName(job.training.params, run.params), byName(job.training.buffers, run.buffers));
-  ctx.log.info({ members: e.members, sample_fraction: e.sample_fraction, seed, predict: e.predict, training_samples: job.trainIndices.length }, 'bagging ensemble');
+  // The job's model was initialised with the job's seed (coordinator/job/load.ts).
+  const plans = planMembers(job.trainIndices, { members: e.members, sampleFraction: e.sample_fraction, seed, init: e.init, jobInitSeed: c.seed });
+  const draw = e.init === 'per_member' ? initialValuesDrawer(job) : undefined;
+  ctx.log.info({ members: e.members, sample_fraction: e.sample_fraction, seed, predict: e.predict, init: e.init, init_seeds: plans.map((p) => p.initSeed), training_samples: job.trainIndices.length }, 'bagging ensemble');
   return new Ensemble(
     {
       job: c.name,
       config: e,
       seed,
-      plans: planMembers(job.trainIndices, { members: e.members, sampleFraction: e.sample_fraction, seed }),
+      plans,
       memberModel: toModel,
       heads: job.heads,
       dataset: job.dataset,
@@ -87,6 +93,7 @@ export function buildEnsemble(job: LoadedJob, ctx: RunContext): Ensemble {
     (plan, onFinished) =>
       new TrainingRun({
         ...runBasics(job, ctx),
+        ...(draw ? draw(plan.initSeed) : {}),
         id: plan.member,
         name: `member-${plan.member}`,
         trainIndices: plan.trainIndices,
@@ -96,7 +103,7 @@ export function buildEnsemble(job: LoadedJob, ctx: RunContext): Ensemble {
         log: ctx.log.child({ member: plan.member }),
         onFinished,
         startedAt: started,
-        summaryExtras: () => ({ job: c.name, member: plan.member, seed: plan.seed, bootstrap: { samples: plan.trainIndices.length, distinct: plan.distinct, out_of_bag: plan.outOfBagIndices.length } }),
+        summaryExtras: () => ({ job: c.name, member: plan.member, seed: plan.seed, init: e.init, init_seed: plan.initSeed, bootstrap: { samples: plan.trainIndices.length, distinct: plan.distinct, out_of_bag: plan.outOfBagIndices.length } }),
       }),
   );
 }

@@ -61,6 +61,8 @@ export interface MemberReport {
   /** Relative to the job's run directory. */
   dir: string;
   seed: number;
+  /** Seed its initial weights were drawn with (the job's seed unless `init: per_member`). */
+  init_seed: number;
   status: 'done' | 'failed';
   stop_reason: string;
   steps: number;
@@ -88,6 +90,8 @@ export interface EnsembleSummary {
     sample_fraction: number;
     seed: number;
     predict: EnsembleConfig['predict'];
+    /** Members' initial weights: 'shared' (the job's) or 'per_member' (drawn with each member's init_seed). */
+    init: EnsembleConfig['init'];
     /** 'model.onnx', or null when no member finished well. */
     model: string | null;
     members_in_model: number[];
@@ -224,6 +228,7 @@ export class Ensemble {
       run: r.run,
       dir: memberDir(k),
       seed: plan.seed,
+      init_seed: plan.initSeed,
       status: r.status,
       stop_reason: r.stop_reason,
       steps: r.steps,
@@ -247,7 +252,7 @@ export class Ensemble {
       kind: 'ensemble',
       started_at: this.members.map((m) => m.startedAtIso).reduce((a, b) => (b < a ? b : a)),
       status: 'pending',
-      ensemble: { members: c.members, sample_fraction: c.sample_fraction, seed: this.s.seed, predict: c.predict, model: null, members_in_model: inModel, scored_head: scoredHead, evaluation: 'pending', validation: null, test: null },
+      ensemble: { members: c.members, sample_fraction: c.sample_fraction, seed: this.s.seed, predict: c.predict, init: c.init, model: null, members_in_model: inModel, scored_head: scoredHead, evaluation: 'pending', validation: null, test: null },
       comparison: { test_accuracy: { ensemble: null, best_member: best, mean_member: tested.length > 0 ? tested.reduce((a, t) => a + t.accuracy, 0) / tested.length : null } },
       members,
       wall_time_s: this.elapsedMs() / 1000,

@@ -5,9 +5,10 @@
  * Checked by counting what the workers were given: each member trains, every epoch, on exactly
  * its planned bootstrap sample (round(fraction·n) draws, repeats included) and is scored on
  * exactly the training samples it never drew; every member's final parameters are bit-identical
- * for 1 and 3 workers; no worker idles while any member has an untaken task, and a member that
- * stopped early gets no more work; the ensemble model loads in onnxruntime and its probabilities
- * equal the mean of the members' own models' softmax outputs.
+ * for 1 and 3 workers (with shared and with per-member initial weights); no worker idles while
+ * any member has an untaken task, and a member that stopped early gets no more work; the
+ * ensemble model loads in onnxruntime and its probabilities equal the mean of the members' own
+ * models' softmax outputs.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -240,9 +241,10 @@ describe('bagging ensemble (members over one Scheduler, simulated workers, real 
     const s = three.onDisk;
     expect(s.kind).toBe('ensemble');
     expect(s.status).toBe('done');
-    expect(s.ensemble).toMatchObject({ members: 3, sample_fraction: 0.8, seed: 21, predict: 'average', model: 'model.onnx', members_in_model: [0, 1, 2], scored_head: 'out', evaluation: 'done' });
+    expect(s.ensemble).toMatchObject({ members: 3, sample_fraction: 0.8, seed: 21, predict: 'average', init: 'shared', model: 'model.onnx', members_in_model: [0, 1, 2], scored_head: 'out', evaluation: 'done' });
     expect(s.ensemble.validation!.count).toBe(100);
     expect(s.members.map((m) => m.dir)).toEqual(['members/0', 'members/1', 'members/2']);
+    expect(s.members.map((m) => m.init_seed)).toEqual([5, 5, 5]); // init: shared — the job's seed
     const accuracies = s.members.map((m) => m.test!.accuracy!);
     expect(s.comparison.test_accuracy.best_member!.accuracy).toBe(Math.max(...accuracies));
     expect(s.comparison.test_accuracy.mean_member).toBeCloseTo(accuracies.reduce((a, b) => a + b) / 3, 12);
@@ -254,6 +256,27 @@ describe('bagging ensemble (members over one Scheduler, simulated workers, real 
       expect(evals.map((e) => e.split)).toEqual(['validation', 'validation', 'oob', 'test']);
     }
   });
+});
+
+describe('bagging with init: per_member', () => {
+  it('ends every member with bit-identical parameters for 1 and 3 workers, members started from their own draws', async () => {
+    const job = await load(
+      ensembleJob({
+        model: { spec: { input: { name: 'x', shape: [784] }, layers: [{ type: 'dense', name: 'fc1', units: 24 }, { type: 'relu' }, { type: 'dropout', p: 0.2 }, { type: 'dense', name: 'fc2', units: 10 }], loss: 'cross-entropy' } },
+        data: { source: 'digits', limit: 300, split: { validation: 50, test: 50 } },
+        epochs: 1,
+        ensemble: { members: 3, sample_fraction: 0.8, seed: 21, init: 'per_member' },
+      }),
+    );
+    const one = await simulate(job, 1, 3);
+    const three = await simulate(job, 3, 4);
+    expect(new Set(one.hashes).size).toBe(3);
+    expect(three.hashes).toEqual(one.hashes);
+    expect(three.summary.members.map((m) => m.test)).toEqual(one.summary.members.map((m) => m.test));
+    expect(three.summary.ensemble).toMatchObject({ init: 'per_member', evaluation: 'done', test: one.summary.ensemble.test });
+    expect(new Set(three.summary.members.map((m) => m.init_seed)).size).toBe(3);
+    expect(readFileSync(join(three.dir, 'model.onnx'))).toEqual(readFileSync(join(one.dir, 'model.onnx')));
+  }, 120_000);
 });
 
 describe('bagging with early stopping', () => {
@@ -302,7 +325,7 @@ describe('bagging job configuration', () => {
     expect(() => parseJob(ensembleJob({ ensemble: { members: 3, sample_fraction: 1.5 } }), 'job.yaml')).toThrow(/ensemble\.sample_fraction must be <= 1, got 1\.5/);
     expect(() => parseJob(ensembleJob({ ensemble: { members: 3, predict: 'median' as 'vote' } }), 'job.yaml')).toThrow(/ensemble\.predict must be one of "average", "vote"/);
     expect(() => parseJob(ensembleJob({ ensemble: { members: 3, bag: true } as never }), 'job.yaml')).toThrow(/ensemble has unknown field 'bag'/);
-    expect(parseJob(ensembleJob({ ensemble: { members: 4 } }), 'job.yaml').ensemble).toEqual({ members: 4, sample_fraction: 1, predict: 'average' });
+    expect(parseJob(ensembleJob({ ensemble: { members: 4 } }), 'job.yaml').ensemble).toEqual({ members: 4, sample_fraction: 1, predict: 'average', init: 'shared' });
   });
 
   it('refuses a vote over a regression head before any training', async () => {
