@@ -1,14 +1,17 @@
 /**
- * `coordinator start [--config job.yaml] [--port N] [--host H] [--local-workers N] [--run-dir D]`
+ * `coordinator start [--config job.yaml] [--port N] [--host H] [--local-workers N] [--run-dir D | --fresh]`
  *
  * Without --config the embedded default job runs (the default MLP on the bundled digits, with
  * early stopping). `--local-workers N` also starts N worker processes on this machine, so one
  * command runs a whole local cluster.
  *
  * Started on a run directory that holds checkpoints of the same job, it resumes (the newest good
- * checkpoint of each run); a run directory of another job config is refused. SIGTERM or SIGINT
- * stops the job gracefully: every unfinished run is checkpointed first, and remote workers keep
- * trying to reconnect. A second signal ends the process at once.
+ * checkpoint of each run); a run directory of another job config is refused. Without --run-dir
+ * or the job's run_dir, the newest runs/<name>-<time> of the same job config is resumed when it
+ * is unfinished (so the same command resumes after the head node died); otherwise, or with
+ * --fresh, a new runs/<name>-<time> is created. --fresh with --run-dir is a usage error (exit 2).
+ * SIGTERM or SIGINT stops the job gracefully: every unfinished run is checkpointed first, and
+ * remote workers keep trying to reconnect. A second signal ends the process at once.
  *
  * Exit codes (COORDINATOR_EXIT; deploy/k8s/base/coordinator-job.yaml's podFailurePolicy keys on
  * them): 0 every run is done; 1 stopped before the end, resumable (a signal, a crash while
@@ -90,9 +93,11 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
     .option('--port <n>', 'port to listen on (0: any free port, printed)', integer('--port', 0), 7070)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--local-workers <n>', 'also start this many worker processes on this machine', integer('--local-workers', 0), 0)
-    .option('--run-dir <dir>', "where outputs go (default: the job's run_dir, else runs/<name>-<time>); one holding checkpoints of this job is resumed")
+    .option('--run-dir <dir>', "where outputs go (default: the job's run_dir, else the newest runs/<name>-<time> of this job config if unfinished, else a new one); one holding checkpoints of this job is resumed")
+    .option('--fresh', 'always start a new runs/<name>-<time>, even when an unfinished one of this job config would be resumed (not with --run-dir)')
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (opts) => {
+    .action(async (opts, command) => {
+      if (opts.fresh && opts.runDir !== undefined) command.error(`error: --fresh starts a new timestamped run directory under runs/; it cannot be combined with --run-dir (${opts.runDir})`, { exitCode: COORDINATOR_EXIT.cannotRun, code: 'gradfleet.freshWithRunDir' });
       const log = createLogger('coordinator');
       const { config, baseDir, source } = opts.config
         ? { ...readJobFile(opts.config), source: opts.config }
@@ -117,6 +122,7 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
           host: opts.host,
           port: opts.port,
           runDir: opts.runDir,
+          fresh: opts.fresh,
           localWorkers: opts.localWorkers,
           log,
           print: (line) => process.stdout.write(`${line}\n`),

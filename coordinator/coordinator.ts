@@ -10,14 +10,15 @@
  *
  * A run directory belongs to one job: its id and config fingerprint are kept in it
  * (job-identity.json), so a restarted coordinator keeps the job id its workers know. A run
- * directory whose runs are all done is reported and not trained again.
+ * directory whose runs are all done is reported and not trained again. Without a named run
+ * directory, the newest runs/<name>-<time> of the same job config is resumed when it is
+ * unfinished (run-dir-default.ts; `--fresh` starts a new one).
  *
  * The bound address and the run directory are printed on stdout (one line each), so scripts
  * and tests can find them; everything else goes to the log.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
@@ -36,6 +37,7 @@ import { TrainingRun } from './run/training-run.js';
 import { buildRuns, type RunContext } from './run/build-runs.js';
 import { RunDirectory } from './run/outputs.js';
 import { readIdentity, writeIdentity } from './job-identity.js';
+import { runDirectoryFor } from './run-dir-default.js';
 import { findCheckpoints, hasCheckpointFiles, restoreRuns, writeStopCheckpoints, type ResumableRun } from './resume.js';
 import { plannedSteps, terminalProgress } from './progress.js';
 
@@ -52,6 +54,11 @@ export interface CoordinatorOptions {
   port: number;
   /** Overrides the job's run_dir. */
   runDir?: string;
+  /**
+   * Without a run directory (runDir, the job's run_dir), a new runs/<name>-<time> even when the
+   * newest one of this job config is unfinished (which is resumed otherwise; run-dir-default.ts).
+   */
+  fresh?: boolean;
   /** Worker processes to start on this machine, pointed at this coordinator. */
   localWorkers: number;
   log: Logger;
@@ -76,7 +83,7 @@ export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
   const log = o.log;
   const now = o.now ?? Date.now;
   const job = o.job;
-  const runDir = resolve(o.runDir ?? job.run_dir ?? `runs/${job.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const runDir = runDirectoryFor(job, { runDir: o.runDir, fresh: o.fresh, log, print: o.print });
   // Checked before the (slow) load, so that a run directory of another job is refused at once;
   // written after it, so that a job that fails to load does not claim the directory.
   const known = readIdentity(runDir, job, () => hasCheckpointFiles(runDir));
