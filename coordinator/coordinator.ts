@@ -38,6 +38,7 @@ import { buildRuns, type RunContext } from './run/build-runs.js';
 import { RunDirectory } from './run/outputs.js';
 import { readIdentity, writeIdentity } from './job-identity.js';
 import { runDirectoryFor } from './run-dir-default.js';
+import { lockRunDir } from './run-dir-lock.js';
 import { findCheckpoints, hasCheckpointFiles, restoreRuns, writeStopCheckpoints, type ResumableRun } from './resume.js';
 import { plannedSteps, terminalProgress } from './progress.js';
 
@@ -80,10 +81,21 @@ const WORKER_BIN = fileURLToPath(new URL('../bin/worker.mjs', import.meta.url));
 
 /** Runs one job to its end; returns the process exit code (coordinator/cli.ts's COORDINATOR_EXIT). */
 export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
+  const runDir = runDirectoryFor(o.job, { runDir: o.runDir, fresh: o.fresh, log: o.log, print: o.print });
+  // One coordinator per run directory (run-dir-lock.ts); a SIGKILLed one leaves a stale lock,
+  // which the next start takes over.
+  const lock = lockRunDir(runDir, o.log);
+  try {
+    return await runJob(o, runDir);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   const log = o.log;
   const now = o.now ?? Date.now;
   const job = o.job;
-  const runDir = runDirectoryFor(job, { runDir: o.runDir, fresh: o.fresh, log, print: o.print });
   // Checked before the (slow) load, so that a run directory of another job is refused at once;
   // written after it, so that a job that fails to load does not claim the directory.
   const known = readIdentity(runDir, job, () => hasCheckpointFiles(runDir));

@@ -14,6 +14,7 @@ import type { JobConfig } from './job/schema.js';
 import { IDENTITY_FILE, RunDirectoryError, fingerprint } from './job-identity.js';
 import { loadLatestCheckpoint } from './checkpoint.js';
 import { checkpointDirs } from './resume.js';
+import { liveLockOwner } from './run-dir-lock.js';
 import type { RunCheckpointMeta } from './run/training-run.js';
 import { newestOfThisConfig, resumeDecision, resumeLine, runDirNameTime, timestampedRunDirName, type ResumeFacts, type RunDirCandidate } from './run-dir-choice.js';
 
@@ -58,6 +59,11 @@ export function runDirectoryFor(job: JobConfig, o: RunDirectoryOptions): string 
   const newest = newestOfThisConfig(candidatesIn(runsDir, job));
   if (!newest) return fresh;
   const runCount = job.ensemble?.members ?? 1;
+  const busy = liveLockOwner(newest.path);
+  if (busy) {
+    o.print(`the newest run directory of this job config, ${shownPath(newest.path)}, is in use by a running coordinator (pid ${busy.pid}): starting a new one`);
+    return fresh;
+  }
   const facts = resumeFacts(newest.path);
   const decision = resumeDecision(facts, runCount);
   const shown = shownPath(newest.path);

@@ -5,7 +5,8 @@
  * --run-dir is a usage error (exit 2) before any job runs.
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -15,6 +16,7 @@ import { RunDirectoryError, writeIdentity } from '../../coordinator/job-identity
 import { parseJob } from '../../coordinator/job/load.js';
 import type { JobConfig, JobInput } from '../../coordinator/job/schema.js';
 import { runDirectoryFor } from '../../coordinator/run-dir-default.js';
+import { LOCK_FILE } from '../../coordinator/run-dir-lock.js';
 import { timestampedRunDirName } from '../../coordinator/run-dir-choice.js';
 import { tinyJob } from '../cluster/harness.js';
 
@@ -57,6 +59,23 @@ describe('without --run-dir: the newest run directory of this job config', () =>
     const unfinished = runDir(job(), '2026-04-02T00:00:00.000Z', { checkpoints: [{ step: 12, stage: 'train' }] });
     expect(choose(job())).toBe(unfinished);
     expect(printed).toEqual([`resuming the unfinished run directory ${unfinished} (same job config, last checkpoint at step 12); pass --fresh to start a new one`]);
+  });
+
+  it('unfinished but in use by a running coordinator (its lock names a live process here): a new directory, and a line saying so', async () => {
+    const unfinished = runDir(job(), '2026-04-02T00:00:00.000Z', { checkpoints: [{ step: 12, stage: 'train' }] });
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+    const exited = new Promise((r) => other.once('exit', r));
+    try {
+      writeFileSync(join(unfinished, LOCK_FILE), JSON.stringify({ pid: other.pid, host: hostname(), started_at: NOW.toISOString() }));
+      expect(choose(job())).toBe(newDir(job()));
+      expect(printed).toEqual([`the newest run directory of this job config, ${unfinished}, is in use by a running coordinator (pid ${other.pid}): starting a new one`]);
+    } finally {
+      other.kill('SIGKILL');
+      await exited;
+    }
+    // Once that coordinator is gone, its stale lock does not stand in the way.
+    printed = [];
+    expect(choose(job())).toBe(unfinished);
   });
 
   it('finished (every run done, final-params.json written): a new directory; an older unfinished one is not gone back to', () => {
