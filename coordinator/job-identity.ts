@@ -124,7 +124,8 @@ export function configDifferences(stored: unknown, now: unknown, prefix = ''): {
   return a === b ? [] : [{ path: prefix || '(config)', stored: a, now: b }];
 }
 
-function sortKeys(v: unknown): unknown {
+/** `v` with the keys of every object sorted (the canonical form that is fingerprinted). */
+export function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (typeof v !== 'object' || v === null) return v;
   return Object.fromEntries(

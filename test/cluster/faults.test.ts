@@ -12,30 +12,11 @@ import { createServer } from 'node:net';
 import { readFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobInput } from '../../coordinator/job/schema.js';
-import { parseLog, readFinalParams, readMetrics, runCluster, runCoordinatorProcess, runWorkerProcess, startCluster, tinyJob, type ClusterHandle, type LogLine } from './harness.js';
+import { parseLog, readFinalParams, readMetrics, runCluster, runCoordinatorProcess, runWorkerProcess, startCluster, faultSizedJob, type ClusterHandle, type LogLine } from './harness.js';
 
-/**
- * An MLP 784-256-256-10 on 800 training samples: 13 steps per epoch, 4 micro-batches per step.
- * Big enough that a worker spends most of its time computing (so a stalled worker is caught
- * holding a micro-batch), small enough that the job runs for a few seconds.
- */
+/** harness.ts's faultSizedJob (52 steps), named 'faults', with the given worker settings. */
 function faultJob(workers: Record<string, string>, extra: Partial<JobInput> = {}): JobInput {
-  return tinyJob({
-    name: 'faults',
-    epochs: 4,
-    data: { source: 'digits', limit: 1000, split: { validation: 100, test: 100 } },
-    model: {
-      spec: {
-        input: { name: 'x', shape: [784] },
-        layers: [{ type: 'dense', name: 'fc1', units: 256 }, { type: 'relu' }, { type: 'dense', name: 'fc2', units: 256 }, { type: 'relu' }, { type: 'dense', name: 'fc3', units: 10 }],
-        loss: 'cross-entropy',
-      },
-    },
-    optimizer: { kind: 'adam', lr: 0.002 },
-    checkpoint: { every_steps: 4, keep: 3 },
-    workers,
-    ...extra,
-  } as Partial<JobInput>);
+  return faultSizedJob({ name: 'faults', workers, ...extra } as Partial<JobInput>);
 }
 
 const TOTAL_STEPS = 52;

@@ -288,6 +288,29 @@ export function readMetrics(runDir: string): Record<string, unknown>[] {
 }
 
 /** A small, quick job: an MLP 784-32-10 on the first samples of the bundled digits. */
+/**
+ * An MLP 784-256-256-10 on 800 training samples: 13 steps per epoch, 4 micro-batches per step,
+ * 52 steps in 4 epochs, a checkpoint every 4 steps. Big enough that a worker spends most of its
+ * time computing (so a stalled or killed worker is caught holding a micro-batch), small enough
+ * that the job runs for a few seconds. Used by the fault and rerun tests.
+ */
+export function faultSizedJob(overrides: Partial<JobInput> = {}): JobInput {
+  return tinyJob({
+    epochs: 4,
+    data: { source: 'digits', limit: 1000, split: { validation: 100, test: 100 } },
+    model: {
+      spec: {
+        input: { name: 'x', shape: [784] },
+        layers: [{ type: 'dense', name: 'fc1', units: 256 }, { type: 'relu' }, { type: 'dense', name: 'fc2', units: 256 }, { type: 'relu' }, { type: 'dense', name: 'fc3', units: 10 }],
+        loss: 'cross-entropy',
+      },
+    },
+    optimizer: { kind: 'adam', lr: 0.002 },
+    checkpoint: { every_steps: 4, keep: 3 },
+    ...overrides,
+  } as Partial<JobInput>);
+}
+
 export function tinyJob(overrides: Partial<JobInput> = {}): JobInput {
   return {
     name: 'tiny',

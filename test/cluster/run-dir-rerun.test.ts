@@ -16,31 +16,14 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_FLAGS } from '../../shared/node-flags.js';
 import type { JobInput } from '../../coordinator/job/schema.js';
-import { readMetrics, tinyJob } from './harness.js';
+import { faultSizedJob, readMetrics } from './harness.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const COORDINATOR_BIN = join(ROOT, 'bin/coordinator.mjs');
 const WORKER_BIN = join(ROOT, 'bin/worker.mjs');
 
-/**
- * An MLP 784-256-256-10 on 800 training samples, 13 steps an epoch, 4 epochs: long enough on one
- * worker (a few seconds) to be killed between its first checkpoint (every 4 steps) and its end.
- */
-const JOB: JobInput = tinyJob({
-  name: 'rerun',
-  epochs: 4,
-  data: { source: 'digits', limit: 1000, split: { validation: 100, test: 100 } },
-  model: {
-    spec: {
-      input: { name: 'x', shape: [784] },
-      layers: [{ type: 'dense', name: 'fc1', units: 256 }, { type: 'relu' }, { type: 'dense', name: 'fc2', units: 256 }, { type: 'relu' }, { type: 'dense', name: 'fc3', units: 10 }],
-      loss: 'cross-entropy',
-    },
-  },
-  optimizer: { kind: 'adam', lr: 0.002 },
-  checkpoint: { every_steps: 4, keep: 3 },
-  workers: { heartbeat: '300ms', lease: '3s' },
-} as Partial<JobInput>);
+/** harness.ts's faultSizedJob: long enough on one worker (a few seconds) to be killed between its first checkpoint (every 4 steps) and its end. */
+const JOB: JobInput = faultSizedJob({ name: 'rerun', workers: { heartbeat: '300ms', lease: '3s' } } as Partial<JobInput>);
 const TOTAL_STEPS = 52;
 
 interface Proc {

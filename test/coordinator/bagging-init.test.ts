@@ -27,9 +27,9 @@ import type { JobInput } from '../../coordinator/job/schema.js';
 import { buildEnsemble } from '../../coordinator/run/build-runs.js';
 import { RunDirectory } from '../../coordinator/run/outputs.js';
 import type { TrainingRun } from '../../coordinator/run/training-run.js';
-import type { TaskResult, TaskSpec } from '../../coordinator/run/task.js';
+import { drive } from './made-up-results.js';
 import { findCheckpoints, restoreRuns } from '../../coordinator/resume.js';
-import { IDENTITY_FILE, NOT_FINGERPRINTED, RunDirectoryError, fingerprint, readIdentity, writeIdentity } from '../../coordinator/job-identity.js';
+import { IDENTITY_FILE, NOT_FINGERPRINTED, RunDirectoryError, fingerprint, readIdentity, sortKeys, writeIdentity } from '../../coordinator/job-identity.js';
 import { SeedStream, deriveSeed } from '../../coordinator/plan/seeds.js';
 import { buildForwardModel } from '../../shared/model/build.js';
 import { defaultModelSpec } from '../../shared/model/defaults.js';
@@ -217,39 +217,6 @@ describe('a resumed per_member ensemble', () => {
 
 // ─── driving runs with made-up results (as resume-outputs.test.ts) ─────────────────────────────
 
-const sumOf = (xs: Iterable<number>) => {
-  let s = 0;
-  for (const x of xs) s += x;
-  return s;
-};
-
-/** A train micro-batch's result: gradients that depend on the parameters and the samples. */
-function trainResult(t: TaskSpec, params: Float32Array[], buffers: Float32Array[]): TaskResult {
-  const seed = sumOf(t.indices);
-  const n = t.indices.length;
-  const grads = params.map((p, k) => p.map((v, i) => n * (0.1 * v + 0.01 * Math.sin(seed + 3 * i + k))));
-  const loss = n * (1 + 0.1 * Math.cos(seed)) + sumOf(params.map((p) => sumOf(p.map((v) => v * v))));
-  return { count: n, loss, headLosses: [loss], correct: undefined, grads, state: buffers.map((b) => Float32Array.from(b)), workerId: 'w', computeMs: 0 };
-}
-
-/** An evaluation shard's result: a loss that moves with the parameters. */
-function evalResult(t: TaskSpec, params: Float32Array[]): TaskResult {
-  const n = t.indices.length;
-  const loss = n * (sumOf(params.map((p) => sumOf(p.map((v) => v * v)))) + 0.01 * (sumOf(t.indices) % 5));
-  return { count: n, loss, headLosses: [loss], correct: t.indices.filter((i) => i % 3 === 0).length, workerId: 'w', computeMs: 0 };
-}
-
-/** Completes `run`'s phases until it has none left or `until(next tasks)` says stop. */
-function drive(run: TrainingRun, tasks: TaskSpec[], until: (next: TaskSpec[]) => boolean = () => false): void {
-  while (tasks.length > 0 && !until(tasks)) {
-    const { params, buffers } = run.currentParams();
-    tasks = run.completePhase(
-      tasks[0]!.phase,
-      tasks.map((t) => (t.kind === 'train' ? trainResult(t, params, buffers) : evalResult(t, params))),
-    );
-  }
-}
-
 /** Same length and the same bytes (so -0 ≠ 0 and NaN payloads count). */
 function sameBits(a: Float32Array, b: Float32Array | undefined): boolean {
   return b !== undefined && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -261,12 +228,3 @@ function hashOf(run: TrainingRun): string {
   return h.digest('hex');
 }
 
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (typeof v !== 'object' || v === null) return v;
-  return Object.fromEntries(
-    Object.keys(v)
-      .sort()
-      .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
-  );
-}

@@ -23,7 +23,8 @@ import { RunDirectory } from '../../coordinator/run/outputs.js';
 import { buildEnsemble } from '../../coordinator/run/build-runs.js';
 import type { EnsembleSummary } from '../../coordinator/run/ensemble.js';
 import { findCheckpoints, restoreRuns, writeStopCheckpoints } from '../../coordinator/resume.js';
-import type { TaskResult, TaskSpec } from '../../coordinator/run/task.js';
+import type { TaskSpec } from '../../coordinator/run/task.js';
+import { drive as driveRun } from './made-up-results.js';
 import type { ParamInfo } from '../../shared/autodiff/compile-types.js';
 import { writtenBeforeCheckpoint, type CheckpointPosition } from '../../coordinator/run/metrics-rewind.js';
 import { readMetricsFile, rewindMetricsFile } from '../../coordinator/run/metrics-file.js';
@@ -37,40 +38,8 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'gf-resume-out-'));
 let clock = 0;
 const now = () => clock;
 
-const sumOf = (xs: Iterable<number>) => {
-  let s = 0;
-  for (const x of xs) s += x;
-  return s;
-};
-
-/** A train micro-batch's result: gradients that depend on the parameters and the samples. */
-function trainResult(t: TaskSpec, params: Float32Array[], buffers: Float32Array[]): TaskResult {
-  const seed = sumOf(t.indices);
-  const n = t.indices.length;
-  const grads = params.map((p, k) => p.map((v, i) => n * (0.1 * v + 0.01 * Math.sin(seed + 3 * i + k))));
-  const loss = n * (1 + 0.1 * Math.cos(seed)) + sumOf(params.map((p) => sumOf(p.map((v) => v * v))));
-  return { count: n, loss, headLosses: [loss], correct: undefined, grads, state: buffers.map((b) => Float32Array.from(b)), workerId: 'w', computeMs: 0 };
-}
-
-/** An evaluation shard's result: a loss that moves with the parameters, so every evaluation differs. */
-function evalResult(t: TaskSpec, params: Float32Array[]): TaskResult {
-  const n = t.indices.length;
-  const loss = n * (sumOf(params.map((p) => sumOf(p.map((v) => v * v)))) + 0.01 * (sumOf(t.indices) % 5));
-  return { count: n, loss, headLosses: [loss], correct: t.indices.filter((i) => i % 3 === 0).length, workerId: 'w', computeMs: 0 };
-}
-
-/** Completes `run`'s phases until it has none left or `until(next tasks)` says stop; returns the tasks not done. */
-function drive(run: TrainingRun, tasks: TaskSpec[], until: (next: TaskSpec[]) => boolean = () => false): TaskSpec[] {
-  while (tasks.length > 0 && !until(tasks)) {
-    clock += 1000;
-    const { params, buffers } = run.currentParams();
-    tasks = run.completePhase(
-      tasks[0]!.phase,
-      tasks.map((t) => (t.kind === 'train' ? trainResult(t, params, buffers) : evalResult(t, params))),
-    );
-  }
-  return tasks;
-}
+/** Completes `run`'s phases (made-up results), the fake clock one second further per phase. */
+const drive = (run: TrainingRun, tasks: TaskSpec[], until?: (next: TaskSpec[]) => boolean) => driveRun(run, tasks, until, () => (clock += 1000));
 const atPhase = (phase: string) => (next: TaskSpec[]) => next[0]?.phase === phase;
 
 /** metrics.jsonl, every line parsed (a torn line left behind fails the test). */
