@@ -114,10 +114,12 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   if (restored.length > 0 && runs.every((r) => r.done)) {
     await awaitDeferred(deferred, DEFERRED_DEADLINE_MS, log);
     writeFinalParams(out, runs);
-    o.print(`every run in ${runDir} is already done (${runs.map((r) => r.name).join(', ')}); nothing to train`);
+    const failed = runs.filter((r) => runFailed(r));
+    o.print(`every run in ${runDir} is already done (${runs.map((r) => r.name).join(', ')}); nothing to train${failed.length > 0 ? `; failed runs: ${failed.map((r) => r.name).join(', ')}` : ''}`);
     o.print(`run directory: ${runDir}`);
     progress?.finish();
-    return 0;
+    // A run that failed stays failed: the same exit as when it failed (3), so a retry loop stops.
+    return failed.length > 0 ? 3 : 0;
   }
 
   const pkg = packageJob(

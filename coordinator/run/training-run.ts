@@ -317,6 +317,9 @@ export class TrainingRun implements PhaseOwner {
         this.stopReason = `${this.consecutiveSkips} consecutive steps had non-finite gradients (last: ${JSON.stringify(where[0])}); stopping`;
         this.s.log.error({ run: this.name }, this.stopReason);
         this.writeSummary();
+        // A final checkpoint records the run as over: started again, the coordinator reports the
+        // failure instead of repeating the steps since the last periodic checkpoint.
+        this.saveCheckpoint();
         this.s.onFinished?.(this);
         return [];
       }

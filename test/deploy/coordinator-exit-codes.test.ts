@@ -146,6 +146,13 @@ describe('coordinator start: exit 3 when the job ended with a failed run', () =>
     expect(r.code, r.stderr).toBe(COORDINATOR_EXIT.runFailed);
     expect(r.stdout).toContain('job FAILED: every run is done (diverge); failed runs: diverge');
     expect(JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'))).toMatchObject({ status: 'failed', stop_reason: expect.stringMatching(/3 consecutive steps had non-finite gradients/) });
+    // Started again on that directory: the failure is final, reported from its checkpoint, not trained again.
+    const steps = () => readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"type":"step"')).length;
+    const stepsBefore = steps();
+    const again = await coordinator('start', '--config', file('diverge.yaml', diverging), '--port', '0', '--run-dir', runDir);
+    expect(again.code, again.stderr).toBe(COORDINATOR_EXIT.runFailed);
+    expect(again.stdout).toContain(`every run in ${runDir} is already done (diverge); nothing to train; failed runs: diverge`);
+    expect(steps()).toBe(stepsBefore);
   }, 90_000);
 });
 
