@@ -12,7 +12,7 @@
  * (job-identity.json), so a restarted coordinator keeps the job id its workers know. A run
  * directory whose runs are all done is reported and not trained again. Without a named run
  * directory, the newest runs/<name>-<time> of the same job config is resumed when it is
- * unfinished (run-dir-default.ts; `--fresh` starts a new one).
+ * unfinished (run-dir/default.ts; `--fresh` starts a new one).
  *
  * The bound address and the run directory are printed on stdout (one line each), so scripts
  * and tests can find them; everything else goes to the log.
@@ -29,17 +29,17 @@ import { datasetMeta, packageJob } from '../shared/cluster/job-wire.js';
 import { DEFAULT_CHUNK_BYTES } from '../shared/cluster/tensor-stream.js';
 import type { JobConfig } from './job/schema.js';
 import { loadJob, type LoadedJob } from './job/load.js';
-import { Scheduler } from './scheduler.js';
-import { WorkerRegistry } from './workers.js';
-import { Dispatcher, type ClusterRun, type JobEnd } from './dispatcher.js';
-import { coordinatorHandlers } from './server.js';
+import { Scheduler } from './dispatch/scheduler.js';
+import { WorkerRegistry } from './dispatch/worker-registry.js';
+import { Dispatcher, type ClusterRun, type JobEnd } from './dispatch/dispatcher.js';
+import { coordinatorHandlers } from './dispatch/server.js';
 import { TrainingRun } from './run/training-run.js';
 import { buildRuns, type RunContext } from './run/build-runs.js';
 import { RunDirectory } from './run/outputs.js';
-import { readIdentity, writeIdentity } from './job-identity.js';
-import { runDirectoryFor } from './run-dir-default.js';
-import { lockRunDir } from './run-dir-lock.js';
-import { findCheckpoints, hasCheckpointFiles, restoreRuns, writeStopCheckpoints, type ResumableRun } from './resume.js';
+import { readIdentity, writeIdentity } from './run-dir/job-identity.js';
+import { runDirectoryFor } from './run-dir/default.js';
+import { lockRunDir } from './run-dir/lock.js';
+import { findCheckpoints, hasCheckpointFiles, restoreRuns, writeStopCheckpoints, type ResumableRun } from './checkpoint/resume.js';
 import { plannedSteps, terminalProgress } from './progress.js';
 
 /** The service name health checks ask about (the empty name stands for the whole server). */
@@ -57,7 +57,7 @@ export interface CoordinatorOptions {
   runDir?: string;
   /**
    * Without a run directory (runDir, the job's run_dir), a new runs/<name>-<time> even when the
-   * newest one of this job config is unfinished (which is resumed otherwise; run-dir-default.ts).
+   * newest one of this job config is unfinished (which is resumed otherwise; run-dir/default.ts).
    */
   fresh?: boolean;
   /** Worker processes to start on this machine, pointed at this coordinator. */
@@ -82,7 +82,7 @@ const WORKER_BIN = fileURLToPath(new URL('../bin/worker.mjs', import.meta.url));
 /** Runs one job to its end; returns the process exit code (coordinator/cli.ts's COORDINATOR_EXIT). */
 export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
   const runDir = runDirectoryFor(o.job, { runDir: o.runDir, fresh: o.fresh, log: o.log, print: o.print });
-  // One coordinator per run directory (run-dir-lock.ts); a SIGKILLed one leaves a stale lock,
+  // One coordinator per run directory (run-dir/lock.ts); a SIGKILLed one leaves a stale lock,
   // which the next start takes over.
   const lock = lockRunDir(runDir, o.log);
   try {

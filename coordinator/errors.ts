@@ -1,6 +1,6 @@
 /**
  * Errors of the coordinator's service logic (dispatcher, worker registry). They say what was
- * wrong in domain terms; coordinator/server.ts alone maps them to gRPC status codes.
+ * wrong in domain terms; coordinator/dispatch/server.ts alone maps them to gRPC status codes.
  */
 
 export class CoordinatorError extends Error {

@@ -20,7 +20,7 @@
  *   records of other runs, and records without a step, are not this run's to judge: kept
  *   a record of an unknown type at j kept iff j ≤ k
  */
-import type { RunCheckpointMeta } from './training-run.js';
+import type { RunCheckpointMeta } from './run-records.js';
 
 /** What the rule needs from a checkpoint (old checkpoints lack the optional fields). */
 export type CheckpointPosition = Pick<RunCheckpointMeta, 'run' | 'globalStep' | 'stage' | 'next'> & Partial<Pick<RunCheckpointMeta, 'outOfBag' | 'test'>>;

@@ -10,7 +10,7 @@ import { relative } from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import type { ParamInfo, BufferInfo } from '../../shared/autodiff/compile-types.js';
 import type { JobConfig } from '../job/schema.js';
-import type { PhaseOwner } from '../scheduler.js';
+import type { PhaseOwner } from '../dispatch/scheduler.js';
 import type { TaskResult, TaskSpec, EvalSplit } from './task.js';
 import { createOptimizer, lrSchedule, type Optimizer, type OptimizerState, type LrScheduleConfig } from '../optim/index.js';
 import { planEpoch, type EpochPlan } from '../plan/index.js';
@@ -18,9 +18,10 @@ import { OrderedSum, reduceStep, meanDivisor, headMeans } from '../aggregate/ind
 import { maskSeed } from '../../shared/engine/dropout-masks.js';
 import { decideEarlyStop, initialEarlyStopping, type EarlyStoppingState } from './early-stopping.js';
 import type { RunDirectory, StepMetrics } from './outputs.js';
-import { saveCheckpoint } from '../checkpoint.js';
+import { saveCheckpoint } from '../checkpoint/file.js';
 import { rewindMetricsFile } from './metrics-file.js';
 import { writtenBeforeCheckpoint, writtenBeforeStart } from './metrics-rewind.js';
+import type { EvalSums, RunCheckpointMeta, RunSummary } from './run-records.js';
 
 export interface RunSetup {
   id: number;
@@ -54,73 +55,6 @@ export interface RunSetup {
    * treat repeated calls as one.
    */
   onFinished?: (run: TrainingRun) => void;
-}
-
-/** What a checkpoint's JSON part holds (tensors: params, buffers, optimizer slots, best params/buffers). */
-export interface RunCheckpointMeta {
-  run: string;
-  globalStep: number;
-  epoch: number;
-  stepInEpoch: number;
-  version: number;
-  stage: 'train' | 'final' | 'done' | 'failed';
-  next: 'train' | 'validation' | 'finish';
-  stopReason: string;
-  earlyStopping: EarlyStoppingState;
-  bestStep: number | null;
-  consecutiveSkips: number;
-  skipped: number;
-  lastValidation: EvalSums | null;
-  bestValidation?: EvalSums | null;
-  restoredBest?: boolean;
-  /** Out-of-bag metrics once scored (bagging members; absent in checkpoints of plain runs). */
-  outOfBag?: EvalSums | null;
-  /** Test metrics once scored (absent in checkpoints written before they were kept). */
-  test?: EvalSums | null;
-  /** Training time up to this checkpoint, summed over coordinator lifetimes (absent in older checkpoints). */
-  elapsedMs?: number;
-  /** When the run started (ISO 8601; absent in older checkpoints). */
-  startedAt?: string;
-  epochLog: RunSummary['epoch_sample_counts'];
-  optimizer: { kind: string; step: number; slots: { name: string; count: number }[] };
-  counts: { params: number; buffers: number };
-}
-
-export interface EvalSums {
-  loss: number;
-  accuracy: number | null;
-  count: number;
-  headLosses: number[];
-}
-
-export interface RunSummary {
-  run: string;
-  /** When the run started (ISO 8601), before any restart. */
-  started_at: string;
-  status: 'done' | 'failed';
-  stop_reason: string;
-  steps: number;
-  epochs_completed: number;
-  best_step: number | null;
-  best_metric: number | null;
-  monitor: string | null;
-  /** Validation metrics of the final weights (the best evaluation's when they were restored). */
-  final_validation: EvalSums | null;
-  /** The last validation evaluation, of the weights before any restore. */
-  last_validation: EvalSums | null;
-  test: EvalSums | null;
-  /** Bagging members only: metrics on the training samples the member's bootstrap never drew. */
-  out_of_bag?: EvalSums | null;
-  skipped_steps: number;
-  /** Per epoch: how many training samples were used, and how many distinct ones. */
-  epoch_sample_counts: { epoch: number; samples: number; distinct: number; expected: number }[];
-  /**
-   * Training time summed over coordinator lifetimes: each one counts up to the checkpoint the
-   * next resumed from (work lost after it is redone, and counted once), the last one to the end.
-   */
-  wall_time_s: number;
-  /** How many times a coordinator resumed this run from a checkpoint (its `resume` metric records). */
-  resumes: number;
 }
 
 type Stage = 'train' | 'final' | 'done' | 'failed';

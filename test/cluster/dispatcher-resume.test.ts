@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { Dispatcher, type ClusterRun } from '../../coordinator/dispatcher.js';
-import { Scheduler } from '../../coordinator/scheduler.js';
-import { WorkerRegistry, type WorkerInfo } from '../../coordinator/workers.js';
+import { Dispatcher, type ClusterRun } from '../../coordinator/dispatch/dispatcher.js';
+import { Scheduler } from '../../coordinator/dispatch/scheduler.js';
+import { WorkerRegistry, type WorkerInfo } from '../../coordinator/dispatch/worker-registry.js';
 import type { JobPackage } from '../../shared/cluster/job-wire.js';
 import type { TaskSpec } from '../../coordinator/run/task.js';
 import { TaskKind, type ResultHeader } from '../../shared/proto/gen/cluster.js';

@@ -5,10 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { status as Status } from '@grpc/grpc-js';
 import { pino } from 'pino';
-import { Dispatcher, type ClusterRun } from '../../coordinator/dispatcher.js';
-import { Scheduler, TaskRejected } from '../../coordinator/scheduler.js';
-import { WorkerRegistry, type WorkerInfo } from '../../coordinator/workers.js';
-import { statusFor } from '../../coordinator/server.js';
+import { Dispatcher, type ClusterRun } from '../../coordinator/dispatch/dispatcher.js';
+import { Scheduler, TaskRejected } from '../../coordinator/dispatch/scheduler.js';
+import { WorkerRegistry, type WorkerInfo } from '../../coordinator/dispatch/worker-registry.js';
+import { statusFor } from '../../coordinator/dispatch/server.js';
 import { BadRequestError, MalformedResultError, ParamsVersionError, StaleResultError, UnknownRunError, UnknownWorkerError, WrongJobError } from '../../coordinator/errors.js';
 import { TensorStreamError } from '../../shared/cluster/errors.js';
 import { TensorAssembler } from '../../shared/cluster/tensor-stream.js';

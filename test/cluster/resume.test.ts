@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { jobSchema, type JobInput } from '../../coordinator/job/schema.js';
-import { fingerprint, readIdentity, writeIdentity, RunDirectoryError } from '../../coordinator/job-identity.js';
-import { findCheckpoints, hasCheckpointFiles, restoreRuns, ResumeError, stopCheckpoint, type ResumableRun } from '../../coordinator/resume.js';
-import { saveCheckpoint, type CheckpointContents } from '../../coordinator/checkpoint.js';
-import type { RunCheckpointMeta } from '../../coordinator/run/training-run.js';
+import { fingerprint, readIdentity, writeIdentity, RunDirectoryError } from '../../coordinator/run-dir/job-identity.js';
+import { findCheckpoints, hasCheckpointFiles, restoreRuns, ResumeError, stopCheckpoint, type ResumableRun } from '../../coordinator/checkpoint/resume.js';
+import { saveCheckpoint, type CheckpointContents } from '../../coordinator/checkpoint/file.js';
+import type { RunCheckpointMeta } from '../../coordinator/run/run-records.js';
 import type { TaskSpec } from '../../coordinator/run/task.js';
 
 const job = (over: Partial<JobInput> = {}) => jobSchema.parse({ name: 'resume', seed: 7, ...over });

@@ -1,6 +1,6 @@
 /** The worker registry: leases renewed by any call, expiry as a pure function of the clock. */
 import { describe, expect, it } from 'vitest';
-import { WorkerRegistry, noWorkersWarningDue, type WorkerInfo } from '../../coordinator/workers.js';
+import { WorkerRegistry, noWorkersWarningDue, type WorkerInfo } from '../../coordinator/dispatch/worker-registry.js';
 
 const info = (name: string): WorkerInfo => ({ name, device: 'cpu', deviceDetail: 'cpu (1 thread)', threads: 1, version: 'test' });
 

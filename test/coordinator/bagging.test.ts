@@ -21,7 +21,7 @@ import { loadJob, parseJob, type LoadedJob } from '../../coordinator/job/load.js
 import type { JobInput } from '../../coordinator/job/schema.js';
 import { buildEnsemble, buildRuns } from '../../coordinator/run/build-runs.js';
 import { RunDirectory } from '../../coordinator/run/outputs.js';
-import { Scheduler } from '../../coordinator/scheduler.js';
+import { Scheduler } from '../../coordinator/dispatch/scheduler.js';
 import { taskKey, type TaskResult, type TaskSpec } from '../../coordinator/run/task.js';
 import type { EnsembleSummary } from '../../coordinator/run/ensemble.js';
 import { EnsembleError } from '../../coordinator/run/ensemble-errors.js';

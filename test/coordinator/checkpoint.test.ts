@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeCheckpoint, encodeCheckpoint, loadLatestCheckpoint, saveCheckpoint, CorruptCheckpointError } from '../../coordinator/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, loadLatestCheckpoint, saveCheckpoint, CorruptCheckpointError } from '../../coordinator/checkpoint/file.js';
 
 const contents = (step: number) => ({ meta: { step, note: 'é' }, tensors: [Float32Array.from([1, -2.5, Math.PI]), new Float32Array(0), Float32Array.from([step])] });
 

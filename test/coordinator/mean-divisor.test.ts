@@ -16,7 +16,7 @@ import { TrainingRunner } from '../../shared/engine/runner.js';
 import { cpuDevice } from '../../shared/engine/cpu.js';
 import { TrainingRun } from '../../coordinator/run/training-run.js';
 import { RunDirectory } from '../../coordinator/run/outputs.js';
-import { Scheduler } from '../../coordinator/scheduler.js';
+import { Scheduler } from '../../coordinator/dispatch/scheduler.js';
 import { jobSchema } from '../../coordinator/job/schema.js';
 import { meanDivisor, headMeans } from '../../coordinator/aggregate/index.js';
 import { taskKey } from '../../coordinator/run/task.js';

@@ -22,14 +22,14 @@ import { TrainingRun, type RunSetup } from '../../coordinator/run/training-run.j
 import { RunDirectory } from '../../coordinator/run/outputs.js';
 import { buildEnsemble } from '../../coordinator/run/build-runs.js';
 import type { EnsembleSummary } from '../../coordinator/run/ensemble.js';
-import { findCheckpoints, restoreRuns, writeStopCheckpoints } from '../../coordinator/resume.js';
+import { findCheckpoints, restoreRuns, writeStopCheckpoints } from '../../coordinator/checkpoint/resume.js';
 import type { TaskSpec } from '../../coordinator/run/task.js';
 import { drive as driveRun } from './made-up-results.js';
 import type { ParamInfo } from '../../shared/autodiff/compile-types.js';
 import { writtenBeforeCheckpoint, type CheckpointPosition } from '../../coordinator/run/metrics-rewind.js';
 import { readMetricsFile, rewindMetricsFile } from '../../coordinator/run/metrics-file.js';
-import { decodeCheckpoint, encodeCheckpoint } from '../../coordinator/checkpoint.js';
-import type { RunCheckpointMeta } from '../../coordinator/run/training-run.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../../coordinator/checkpoint/file.js';
+import type { RunCheckpointMeta } from '../../coordinator/run/run-records.js';
 
 const log = pino({ level: 'silent' });
 const tmp = () => mkdtempSync(join(tmpdir(), 'gf-resume-out-'));

@@ -18,7 +18,7 @@ import { loadDigits } from '../../shared/data/digits.js';
 import { gatherBatch } from '../../shared/data/batch.js';
 import { TrainingRunner, EvalRunner } from '../../shared/engine/runner.js';
 import { cpuDevice } from '../../shared/engine/cpu.js';
-import { Scheduler } from '../../coordinator/scheduler.js';
+import { Scheduler } from '../../coordinator/dispatch/scheduler.js';
 import { TrainingRun } from '../../coordinator/run/training-run.js';
 import { RunDirectory } from '../../coordinator/run/outputs.js';
 import { jobSchema, type JobInput } from '../../coordinator/job/schema.js';
@@ -69,7 +69,7 @@ async function trainWith(workers: number, orderSeed: number, jobInput: JobInput,
   while (scheduler.activeRuns > 0) {
     if (restartAtStep !== undefined && !restarted && run.globalStep === restartAtStep) {
       // A coordinator that dies here and starts again from its checkpoint, through bytes on disk.
-      const { decodeCheckpoint, encodeCheckpoint } = await import('../../coordinator/checkpoint.js');
+      const { decodeCheckpoint, encodeCheckpoint } = await import('../../coordinator/checkpoint/file.js');
       const saved = decodeCheckpoint<ReturnType<TrainingRun['checkpointContents']>['meta']>(encodeCheckpoint(run.checkpointContents()));
       run = new TrainingRun(setup());
       run.restore(saved);

@@ -1,10 +1,10 @@
 /**
  * The rules that pick the run directory of `coordinator start` without --run-dir
- * (coordinator/run-dir-choice.ts): which timestamped names are this job's, which candidate is
+ * (coordinator/run-dir/choice.ts): which timestamped names are this job's, which candidate is
  * looked at (the newest of this job config only), and when it is resumed.
  */
 import { describe, expect, it } from 'vitest';
-import { newestOfThisConfig, resumeDecision, resumeLine, runDirNameTime, timestampedRunDirName, type ResumeFacts, type RunDirCandidate } from '../../coordinator/run-dir-choice.js';
+import { newestOfThisConfig, resumeDecision, resumeLine, runDirNameTime, timestampedRunDirName, type ResumeFacts, type RunDirCandidate } from '../../coordinator/run-dir/choice.js';
 
 describe('timestamped run directory names', () => {
   it('round-trips the time of a name it wrote, to the millisecond', () => {

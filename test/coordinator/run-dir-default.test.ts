@@ -1,5 +1,5 @@
 /**
- * The run directory `coordinator start` uses without --run-dir (coordinator/run-dir-default.ts),
+ * The run directory `coordinator start` uses without --run-dir (coordinator/run-dir/default.ts),
  * on real folders: job-identity.json written by writeIdentity, checkpoints by saveCheckpoint,
  * so the facts are read the way the coordinator reads them. Plus the command line: --fresh with
  * --run-dir is a usage error (exit 2) before any job runs.
@@ -10,14 +10,14 @@ import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { saveCheckpoint } from '../../coordinator/checkpoint.js';
+import { saveCheckpoint } from '../../coordinator/checkpoint/file.js';
 import { COORDINATOR_EXIT, main } from '../../coordinator/cli.js';
-import { RunDirectoryError, writeIdentity } from '../../coordinator/job-identity.js';
+import { RunDirectoryError, writeIdentity } from '../../coordinator/run-dir/job-identity.js';
 import { parseJob } from '../../coordinator/job/load.js';
 import type { JobConfig, JobInput } from '../../coordinator/job/schema.js';
-import { runDirectoryFor } from '../../coordinator/run-dir-default.js';
-import { LOCK_FILE } from '../../coordinator/run-dir-lock.js';
-import { timestampedRunDirName } from '../../coordinator/run-dir-choice.js';
+import { runDirectoryFor } from '../../coordinator/run-dir/default.js';
+import { LOCK_FILE } from '../../coordinator/run-dir/lock.js';
+import { timestampedRunDirName } from '../../coordinator/run-dir/choice.js';
 import { tinyJob } from '../cluster/harness.js';
 
 const log = pino({ level: 'silent' });

@@ -1,5 +1,5 @@
 /**
- * One coordinator per run directory (coordinator/run-dir-lock.ts): a live owner is refused with a
+ * One coordinator per run directory (coordinator/run-dir/lock.ts): a live owner is refused with a
  * line naming it, a dead one's lock is taken over, release removes only our own lock, the default
  * run directory passes over a directory in use, and a second real coordinator on a directory in
  * use exits 2 before touching it.
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { LOCK_FILE, lockRunDir, ownerMayBeAlive } from '../../coordinator/run-dir-lock.js';
+import { LOCK_FILE, lockRunDir, ownerMayBeAlive } from '../../coordinator/run-dir/lock.js';
 import { COORDINATOR_EXIT } from '../../coordinator/cli.js';
 import { NODE_FLAGS } from '../../shared/node-flags.js';
 import { tinyJob } from '../cluster/harness.js';

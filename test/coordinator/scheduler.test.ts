@@ -1,6 +1,6 @@
 /** The scheduler as a pure table: tasks in, assignments and outcomes out, a clock passed in. */
 import { describe, it, expect } from 'vitest';
-import { Scheduler, TaskRejected, type PhaseOwner } from '../../coordinator/scheduler.js';
+import { Scheduler, TaskRejected, type PhaseOwner } from '../../coordinator/dispatch/scheduler.js';
 import { taskKey, type TaskResult, type TaskSpec } from '../../coordinator/run/task.js';
 
 function owner(id: number, phases: number, k: number): PhaseOwner & { completed: TaskResult[][]; first: () => TaskSpec[] } {

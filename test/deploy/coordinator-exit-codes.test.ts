@@ -18,7 +18,7 @@ import { COORDINATOR_EXIT, main } from '../../coordinator/cli.js';
 /** The line the coordinator prints once it listens (training has started). */
 const LISTENING_LINE = /^coordinator listening on /;
 import { parseJob } from '../../coordinator/job/load.js';
-import { RunDirectoryError, writeIdentity } from '../../coordinator/job-identity.js';
+import { RunDirectoryError, writeIdentity } from '../../coordinator/run-dir/job-identity.js';
 import { writeModel } from '../../shared/onnx/model.js';
 import { NodeProto } from '../../shared/proto/gen/onnx.js';
 import { mlp } from '../autodiff/compile-fixtures.js';

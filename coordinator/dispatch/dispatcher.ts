@@ -2,22 +2,22 @@
  * The coordinator's service logic, without gRPC: registration, leases, long-polled task
  * hand-out, result validation and submission, parameter and data transfers. It drives the
  * Scheduler (which task goes where, first result wins) and the worker registry, and tells the
- * lifecycle when every run is done. coordinator/server.ts maps it onto the wire and its typed
+ * lifecycle when every run is done. coordinator/dispatch/server.ts maps it onto the wire and its typed
  * errors onto gRPC status codes.
  */
-import type { Logger } from '../shared/log.js';
-import type { ResultHeader, TensorChunk } from '../shared/proto/gen/cluster.js';
-import { TaskKind } from '../shared/proto/gen/cluster.js';
-import type { JobPackage } from '../shared/cluster/job-wire.js';
-import { paramsLayout, trainResultLayout } from '../shared/cluster/job-wire.js';
-import { encodeTensorChunks, type ExpectedTensor } from '../shared/cluster/tensor-stream.js';
-import type { CodecName } from '../shared/tensor/index.js';
-import { findNonFinite, isNonFinite } from './aggregate/non-finite.js';
+import type { Logger } from '../../shared/log.js';
+import type { ResultHeader, TensorChunk } from '../../shared/proto/gen/cluster.js';
+import { TaskKind } from '../../shared/proto/gen/cluster.js';
+import type { JobPackage } from '../../shared/cluster/job-wire.js';
+import { paramsLayout, trainResultLayout } from '../../shared/cluster/job-wire.js';
+import { encodeTensorChunks, type ExpectedTensor } from '../../shared/cluster/tensor-stream.js';
+import type { CodecName } from '../../shared/tensor/index.js';
+import { findNonFinite, isNonFinite } from '../aggregate/non-finite.js';
 import { Scheduler, TaskRejected, type PhaseOwner } from './scheduler.js';
-import { taskKey, type TaskResult, type TaskSpec } from './run/task.js';
-import { WorkerRegistry, noWorkersWarningDue, type WorkerInfo } from './workers.js';
+import { taskKey, type TaskResult, type TaskSpec } from '../run/task.js';
+import { WorkerRegistry, noWorkersWarningDue, type WorkerInfo } from './worker-registry.js';
 import { ChangeSignal } from './change-signal.js';
-import { BadRequestError, DataNotStreamedError, MalformedResultError, ParamsVersionError, StaleResultError, UnknownRunError, UnknownWorkerError, WrongJobError } from './errors.js';
+import { BadRequestError, DataNotStreamedError, MalformedResultError, ParamsVersionError, StaleResultError, UnknownRunError, UnknownWorkerError, WrongJobError } from '../errors.js';
 
 /**
  * GetData for a job whose workers read the data locally. It extends StaleResultError only so that

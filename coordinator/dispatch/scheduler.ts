@@ -6,7 +6,7 @@
  *
  * Pure state plus a clock passed in: no sockets, no timers (the gRPC edge calls it).
  */
-import { taskKey, type TaskResult, type TaskSpec } from './run/task.js';
+import { taskKey, type TaskResult, type TaskSpec } from '../run/task.js';
 
 export interface PhaseOwner {
   readonly id: number;

@@ -13,7 +13,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../../shared/log.js';
 import { RunDirectoryError } from './job-identity.js';
 
 export const LOCK_FILE = 'coordinator.lock';

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeAtomic } from './run/outputs.js';
+import { writeAtomic } from '../run/outputs.js';
 
 const MAGIC = 'GFCK';
 const VERSION = 1;

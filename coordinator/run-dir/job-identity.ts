@@ -13,9 +13,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JobConfig } from './job/schema.js';
-import { CoordinatorError } from './errors.js';
-import { writeAtomic } from './run/outputs.js';
+import type { JobConfig } from '../job/schema.js';
+import { CoordinatorError } from '../errors.js';
+import { writeAtomic } from '../run/outputs.js';
 
 export const IDENTITY_FILE = 'job-identity.json';
 

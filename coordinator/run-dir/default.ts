@@ -1,22 +1,22 @@
 /**
  * The run directory of `coordinator start`: --run-dir, else the job's run_dir, else the unfinished
- * timestamped directory of this job config under runs/ (the rules are in run-dir-choice.ts), else
+ * timestamped directory of this job config under runs/ (the rules are in choice.ts), else
  * a new `runs/<name>-<time>`. So a head node that died is resumed by running the same command
  * again, without knowing which directory it wrote; `--fresh` always starts a new directory.
  *
  * This module does the reading (directory names, job-identity.json, the newest good checkpoint
- * of each run, final-params.json) and the printing; run-dir-choice.ts decides. Nothing is written.
+ * of each run, final-params.json) and the printing; choice.ts decides. Nothing is written.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import type { Logger } from '../shared/log.js';
-import type { JobConfig } from './job/schema.js';
+import type { Logger } from '../../shared/log.js';
+import type { JobConfig } from '../job/schema.js';
 import { IDENTITY_FILE, RunDirectoryError, fingerprint } from './job-identity.js';
-import { loadLatestCheckpoint } from './checkpoint.js';
-import { checkpointDirs } from './resume.js';
-import { liveLockOwner } from './run-dir-lock.js';
-import type { RunCheckpointMeta } from './run/training-run.js';
-import { newestOfThisConfig, resumeDecision, resumeLine, runDirNameTime, timestampedRunDirName, type ResumeFacts, type RunDirCandidate } from './run-dir-choice.js';
+import { loadLatestCheckpoint } from '../checkpoint/file.js';
+import { checkpointDirs } from '../checkpoint/resume.js';
+import { liveLockOwner } from './lock.js';
+import type { RunCheckpointMeta } from '../run/run-records.js';
+import { newestOfThisConfig, resumeDecision, resumeLine, runDirNameTime, timestampedRunDirName, type ResumeFacts, type RunDirCandidate } from './choice.js';
 
 /** The file the coordinator writes last (coordinator.ts writeFinalParams). */
 const FINAL_OUTPUT = 'final-params.json';
@@ -105,7 +105,7 @@ function storedFingerprint(dir: string): string | undefined {
 }
 
 /**
- * The newest good checkpoint of each run (what resume.ts's findCheckpoints restores: corrupt
+ * The newest good checkpoint of each run (what checkpoint/resume.ts's findCheckpoints restores: corrupt
  * files are passed over the same way, silently here, since the coordinator logs them when it
  * restores) and whether the coordinator wrote its last output.
  */

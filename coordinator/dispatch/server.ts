@@ -4,7 +4,7 @@
  * and returns right after answering.
  */
 import { status as Status, type sendUnaryData, type ServerWritableStream, type ServerReadableStream, type ServerUnaryCall } from '@grpc/grpc-js';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../../shared/log.js';
 import {
   TaskKind,
   type CoordinatorServer,
@@ -22,14 +22,14 @@ import {
   type TaskReply,
   type TaskRequest,
   type TensorChunk,
-} from '../shared/proto/gen/cluster.js';
-import { indicesToBytes, TensorAssembler } from '../shared/cluster/tensor-stream.js';
-import { isCodecName } from '../shared/tensor/index.js';
-import { TensorStreamError } from '../shared/cluster/errors.js';
+} from '../../shared/proto/gen/cluster.js';
+import { indicesToBytes, TensorAssembler } from '../../shared/cluster/tensor-stream.js';
+import { isCodecName } from '../../shared/tensor/index.js';
+import { TensorStreamError } from '../../shared/cluster/errors.js';
 import { TaskRejected } from './scheduler.js';
-import type { TaskSpec } from './run/task.js';
+import type { TaskSpec } from '../run/task.js';
 import type { Dispatcher, ResultExpectation } from './dispatcher.js';
-import { BadRequestError, DataNotStreamedError, MalformedResultError, ParamsVersionError, StaleResultError, UnknownRunError, UnknownWorkerError, WrongJobError } from './errors.js';
+import { BadRequestError, DataNotStreamedError, MalformedResultError, ParamsVersionError, StaleResultError, UnknownRunError, UnknownWorkerError, WrongJobError } from '../errors.js';
 
 export interface GrpcStatus {
   code: Status;

@@ -12,12 +12,12 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Logger } from '../shared/log.js';
-import { loadLatestCheckpoint, saveCheckpoint, type CheckpointContents } from './checkpoint.js';
-import type { RunCheckpointMeta } from './run/training-run.js';
-import type { TaskSpec } from './run/task.js';
-import type { ClusterRun } from './dispatcher.js';
-import { CoordinatorError } from './errors.js';
+import type { Logger } from '../../shared/log.js';
+import { loadLatestCheckpoint, saveCheckpoint, type CheckpointContents } from './file.js';
+import type { RunCheckpointMeta } from '../run/run-records.js';
+import type { TaskSpec } from '../run/task.js';
+import type { ClusterRun } from '../dispatch/dispatcher.js';
+import { CoordinatorError } from '../errors.js';
 
 /** A run that can be checkpointed and continued bit-identically (TrainingRun is one). */
 export interface ResumableRun extends ClusterRun {

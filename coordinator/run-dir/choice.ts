@@ -1,7 +1,7 @@
 /**
  * Which run directory `coordinator start` uses when neither --run-dir nor the job's run_dir names
  * one: the facts about the timestamped directories under `runs/` go in, a choice comes out. No
- * I/O here (run-dir-default.ts gathers the facts and acts on the choice), so every rule is
+ * I/O here (default.ts gathers the facts and acts on the choice), so every rule is
  * tested as a table.
  *
  *   runs/<name>-<time>/ of this job config, newest only ─► no good checkpoint      ─► new directory
