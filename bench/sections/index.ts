@@ -2,8 +2,19 @@
 import type { BenchSection } from '../section.js';
 import { gradientStepSection } from './gradient-step.js';
 import { torchReferenceSection } from './torch-reference.js';
+import { torchDdpSection } from './torch-ddp.js';
 import { localLoopSection } from './local-loop.js';
 import { aggregateUpdateSection } from './aggregate-update.js';
 import { clusterSection } from './cluster.js';
+import { timeToAccuracySection } from './time-to-accuracy.js';
 
-export const SECTIONS: readonly BenchSection[] = [gradientStepSection, torchReferenceSection, localLoopSection, aggregateUpdateSection, clusterSection];
+export const SECTIONS: readonly BenchSection[] = [
+  gradientStepSection,
+  torchReferenceSection,
+  torchDdpSection,
+  localLoopSection,
+  aggregateUpdateSection,
+  clusterSection,
+  // Last: it trains to a target accuracy, minutes rather than seconds.
+  timeToAccuracySection,
+];

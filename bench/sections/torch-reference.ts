@@ -1,54 +1,96 @@
 /**
- * PyTorch's forward+backward throughput on the same models, as a reference line. Runs
- * bench/torch_step.py with the system python (/usr/bin/python3, Debian's python3-torch) when
- * `import torch` works there; otherwise the section measures nothing and says why. The bench
- * never depends on torch.
+ * PyTorch on the same models, as reference lines: forward+backward (the loss summed, what the
+ * compiled gradient graph computes) and the full training step of a plain PyTorch loop (mean
+ * loss, backward, clip_grad_norm_ 1.0, AdamW lr 1e-3 weight decay 0.01), per model and thread
+ * count. Runs bench/torch_step.py with the interpreter bench/python.ts picks when `import torch`
+ * works there; otherwise the section measures nothing and says why. The bench never depends on torch.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { BENCH_MODELS } from '../models.js';
-import { summarize, throughput } from '../timing.js';
-import type { BenchContext, BenchRow, BenchSection, SectionResult } from '../section.js';
+import { BENCH_MODELS, type BenchModel } from '../models.js';
+import { probeTorch, runTorchScript, torchSkipNote } from '../python.js';
+import { summarize, throughput, type Timing } from '../timing.js';
+import type { BenchContext, BenchRow, BenchSection, BenchSettings, SectionResult } from '../section.js';
 
-const SCRIPT = fileURLToPath(new URL('../torch_step.py', import.meta.url));
+/** What torch_step.py times: see its docstring. */
+export type TorchStepKind = 'grad' | 'train';
+
+/** How each kind reads in the table. */
+export const TORCH_STEP_LABELS: Record<TorchStepKind, string> = {
+  grad: 'forward+backward (loss sum)',
+  train: 'full step: mean loss, backward, AdamW wd 0.01 + clip 1.0',
+};
+
+/** One (model, threads, kind) case as measured. */
+export interface TorchStepResult {
+  model: BenchModel['id'];
+  threads: number;
+  kind: TorchStepKind;
+  params: number;
+  torch: string;
+  /** Seconds per step. */
+  timing: Timing;
+}
 
 interface TorchLine {
-  model: 'mlp' | 'cnn';
+  model: BenchModel['id'];
   threads: number;
+  kind: TorchStepKind;
   params: number;
   per_iteration: number[];
   iterations: number;
   torch: string;
 }
 
+/** The timeout of one torch_step.py run: generous, since every case lasts about runs × minRunSeconds. */
+function timeoutSeconds(s: BenchSettings, cases: number): number {
+  return 120 + cases * (s.runs + 2) * s.minRunSeconds * 4;
+}
+
+/**
+ * Times the given kinds of torch step for the given models at the settings' batch, thread counts
+ * and timing; `{ skipped }` with the reason when torch is not importable. Sections that compare
+ * against PyTorch in the same run (the training loop against the full step, say) call this.
+ */
+export async function measureTorchSteps(
+  settings: BenchSettings,
+  opts: { models?: readonly BenchModel['id'][]; kinds?: readonly TorchStepKind[] } = {},
+): Promise<{ results: TorchStepResult[] } | { skipped: string }> {
+  const probe = await probeTorch();
+  if (!probe.ok) return { skipped: torchSkipNote(probe) };
+  const models = opts.models ?? BENCH_MODELS.map((m) => m.id);
+  const kinds = opts.kinds ?? (['grad', 'train'] as const);
+  const cfg = { models, kinds, batch: settings.batch, threads: settings.threads, warmup: settings.warmup, runs: settings.runs, min_run_seconds: settings.minRunSeconds };
+  const lines = await runTorchScript<TorchLine>(probe.python, 'torch_step.py', cfg, timeoutSeconds(settings, models.length * kinds.length * settings.threads.length));
+  return {
+    results: lines.map((l) => ({ model: l.model, threads: l.threads, kind: l.kind, params: l.params, torch: l.torch, timing: summarize(l.per_iteration, l.iterations) })),
+  };
+}
+
 export const torchReferenceSection: BenchSection = {
   id: 'torch',
-  title: 'PyTorch reference (forward+backward, loss sum, CPU)',
+  title: 'PyTorch reference (CPU): forward+backward, and the full training step of a plain loop',
   async run(ctx: BenchContext): Promise<SectionResult> {
-    // GRADFLEET_BENCH_PYTHON points the reference at another interpreter (a venv with a newer torch).
-    const python = process.env.GRADFLEET_BENCH_PYTHON ?? '/usr/bin/python3';
-    const probe = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-    if (probe.error || probe.status !== 0) {
-      const why = probe.error ? probe.error.message : (probe.stderr.trim().split('\n').pop() ?? `exit ${probe.status}`);
-      return { rows: [], notes: [`skipped: \`${python} -c 'import torch'\` failed (${why}); scripts/install-torch.sh installs Debian's python3-torch`] };
-    }
     const s = ctx.settings;
-    ctx.log(`  torch ${probe.stdout.trim()} via ${python}...`);
-    const cfg = { models: BENCH_MODELS.map((m) => m.id), batch: s.batch, threads: s.threads, warmup: s.warmup, runs: s.runs, min_run_seconds: s.minRunSeconds };
-    const run = spawnSync(python, [SCRIPT, JSON.stringify(cfg)], { encoding: 'utf8', maxBuffer: 16 * 2 ** 20 });
-    if (run.error || run.status !== 0) {
-      return { rows: [], notes: [`skipped: torch_step.py failed (${run.error?.message ?? run.stderr.trim().split('\n').pop()})`] };
+    const probe = await probeTorch();
+    if (probe.ok) ctx.log(`  torch ${probe.version} via ${probe.python}...`);
+    let measured: Awaited<ReturnType<typeof measureTorchSteps>>;
+    try {
+      measured = await measureTorchSteps(s);
+    } catch (err) {
+      return { rows: [], notes: [`skipped: ${(err as Error).message}`] };
     }
-    const rows: BenchRow[] = run.stdout
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as TorchLine)
-      .map((l) => {
-        const label = BENCH_MODELS.find((m) => m.id === l.model)!.label;
-        const timing = summarize(l.per_iteration, l.iterations);
-        const tp = throughput(timing, s.batch);
-        return { case: `torch ${l.torch} ${label} (${l.params.toLocaleString('en-US')} params), batch ${s.batch}`, threads: l.threads, value: tp.value, unit: 'samples/s', range: tp.range, note: `${(timing.median * 1000).toFixed(2)} ms/step` };
-      });
+    if ('skipped' in measured) return { rows: [], notes: [measured.skipped] };
+    const rows: BenchRow[] = measured.results.map((r) => {
+      const label = BENCH_MODELS.find((m) => m.id === r.model)!.label;
+      const tp = throughput(r.timing, s.batch);
+      return {
+        case: `torch ${r.torch} ${label} (${r.params.toLocaleString('en-US')} params), batch ${s.batch}, ${TORCH_STEP_LABELS[r.kind]}`,
+        threads: r.threads,
+        value: tp.value,
+        unit: 'samples/s',
+        range: tp.range,
+        note: `${(r.timing.median * 1000).toFixed(2)} ms/step`,
+      };
+    });
     return { rows, notes: [] };
   },
 };
