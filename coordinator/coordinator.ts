@@ -31,6 +31,7 @@ import type { JobConfig } from './job/schema.js';
 import { loadJob, type LoadedJob } from './job/load.js';
 import { Scheduler } from './dispatch/scheduler.js';
 import { WorkerRegistry } from './dispatch/worker-registry.js';
+import { Arena } from '../shared/kernels/index.js';
 import { Dispatcher, type ClusterRun, type JobEnd } from './dispatch/dispatcher.js';
 import { coordinatorHandlers } from './dispatch/server.js';
 import { TrainingRun } from './run/training-run.js';
@@ -107,7 +108,9 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   // Work a run hands over to finish after its last phase (the ensemble's scoring): awaited before exit.
   const deferred: { what: string; work: Promise<unknown> }[] = [];
   const defer = (what: string, work: Promise<unknown>) => deferred.push({ what, work });
-  const runs = (o.makeRuns ?? buildRuns)(loaded, { out, log, now, defer, workers: () => ({ registrations: registry.registrations, connected: registry.size }) });
+  // Every run's parameters, optimizer state and gradient pieces, where the step kernels work on them.
+  const arena = Arena.growable();
+  const runs = (o.makeRuns ?? buildRuns)(loaded, { out, arena, log, now, defer, workers: () => ({ registrations: registry.registrations, connected: registry.size }) });
   const checkpoints = findCheckpoints(runDir, log);
   const restored = restoreRuns(runs, checkpoints, log);
   for (const r of restored) o.print(`resumed run ${r.run.name} from ${r.from.path} (step ${r.from.contents.meta.globalStep}${r.run.done ? ', already done' : ''})`);
@@ -123,12 +126,21 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   }
 
   const pkg = packageJob(
-    { jobId, name: job.name, compression: job.workers.compression, threads: job.workers.threads, chunkBytes: DEFAULT_CHUNK_BYTES, dataset: datasetMeta(loaded.dataset) },
+    {
+      jobId,
+      name: job.name,
+      compression: job.workers.compression,
+      threads: job.workers.threads,
+      chunkBytes: DEFAULT_CHUNK_BYTES,
+      microbatchesPerStep: Math.ceil(job.batch.global / job.batch.micro),
+      dataset: datasetMeta(loaded.dataset),
+    },
     loaded.training,
     loaded.evaluation,
   );
   const dispatcher = new Dispatcher({
     jobId,
+    arena,
     job: pkg,
     data: { features: loaded.dataset.features, labels: loaded.dataset.labels },
     runs,

@@ -72,6 +72,13 @@ export function statusName(err: unknown): string {
   return code === undefined ? 'error' : (Status[code] ?? String(code));
 }
 
+/** A SubmitResult call opened ahead of its result (CoordinatorConnection.openSubmit). */
+export interface PendingSubmit {
+  send(header: ResultHeader, tensors: readonly Float32Array[], codec: CodecName, chunkBytes: number): Promise<SubmitReply>;
+  /** Gives the call up unused (the worker stops or registers again). */
+  cancel(): void;
+}
+
 export class CoordinatorConnection {
   private readonly client: CoordinatorClient;
 
@@ -149,30 +156,49 @@ export class CoordinatorConnection {
     return assembler.finish()[0]!;
   }
 
-  /** A run's parameters and buffers at a version, decoded into fresh arrays. */
-  async getParams(workerId: string, jobId: string, runId: number, version: number, codec: CodecName, layout: ExpectedTensor[]): Promise<Float32Array[]> {
-    const assembler = new TensorAssembler(layout, `parameters of run ${runId} at version ${version}`);
-    await forEachChunk(this.client.getParams({ workerId, jobId, runId, version, codec }, this.waiting(), this.options(this.timeouts.streamMs)), (c) => assembler.add(c));
-    return assembler.finish();
+  /**
+   * A run's parameters and buffers at a version, decoded into `into` (exact lengths). With
+   * `waitMs`, the coordinator may hold the call that long for a version one step ahead.
+   */
+  async getParams(workerId: string, jobId: string, runId: number, version: number, codec: CodecName, layout: ExpectedTensor[], into: Float32Array[], waitMs = 0): Promise<void> {
+    const assembler = new TensorAssembler(layout, `parameters of run ${runId} at version ${version}`, into);
+    await forEachChunk(this.client.getParams({ workerId, jobId, runId, version, codec, waitMs }, this.waiting(), this.options(waitMs + this.timeouts.streamMs)), (c) => assembler.add(c));
+    assembler.finish();
   }
 
   /** A result: the header, then the tensors in chunks (waiting for the transport when it is full). */
   submitResult(header: ResultHeader, tensors: readonly Float32Array[], codec: CodecName, chunkBytes: number): Promise<SubmitReply> {
-    return new Promise((resolve, reject) => {
-      const call = this.client.submitResult(this.waiting(), this.options(this.timeouts.streamMs), (e, r) => (e ? reject(e) : resolve(r)));
-      // The result's arrays are the session's fresh outputs, never changed after the step: the
-      // chunks borrow them and the serializer copies each once, into its message.
-      const chunks = tensors.length > 0 ? encodeTensorChunks(tensors, { codec, chunkBytes, version: header.paramVersion, borrow: true }) : [];
-      const messages = [{ header }, ...chunks.map((tensor) => ({ tensor }))];
-      let i = 0;
-      const pump = () => {
-        while (i < messages.length) if (!call.write(messages[i++]!)) return void call.once('drain', pump);
-        call.end();
-      };
-      // An early answer (rejection) ends the call; writes after it are dropped by grpc-js.
-      call.on('error', () => {});
-      pump();
-    });
+    return this.openSubmit().send(header, tensors, codec, chunkBytes);
+  }
+
+  /**
+   * A SubmitResult call opened before its result exists: the call's setup (a round trip of
+   * HTTP/2 headers) then overlaps the task's computation instead of delaying the upload. send()
+   * writes the result and resolves with the reply; a call that failed while it waited rejects.
+   */
+  openSubmit(): PendingSubmit {
+    let settle!: { resolve: (r: SubmitReply) => void; reject: (e: unknown) => void };
+    const reply = new Promise<SubmitReply>((resolve, reject) => (settle = { resolve, reject }));
+    reply.catch(() => {});
+    const call = this.client.submitResult(this.waiting(), this.options(this.timeouts.streamMs), (e, r) => (e ? settle.reject(e) : settle.resolve(r)));
+    // An early answer (rejection) ends the call; writes after it are dropped by grpc-js.
+    call.on('error', () => {});
+    return {
+      send: (header, tensors, codec, chunkBytes) => {
+        // The result's arrays are not changed until the reply: the chunks borrow them and the
+        // serializer copies each once, into its message.
+        const chunks = tensors.length > 0 ? encodeTensorChunks(tensors, { codec, chunkBytes, version: header.paramVersion, borrow: true }) : [];
+        const messages = [{ header }, ...chunks.map((tensor) => ({ tensor }))];
+        let i = 0;
+        const pump = () => {
+          while (i < messages.length) if (!call.write(messages[i++]!)) return void call.once('drain', pump);
+          call.end();
+        };
+        pump();
+        return reply;
+      },
+      cancel: () => call.cancel(),
+    };
   }
 
   /**

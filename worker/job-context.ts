@@ -1,36 +1,27 @@
 /**
- * What a worker holds for one job: the metadata, the cached dataset, one training session and
- * one eval session (created once, reused for every task), and the parameters it fetched.
+ * What a worker holds for one job: the metadata, the dataset (in shared memory, which the
+ * compute thread reads), the compute thread with its sessions (created once, reused for every
+ * task), and the layout of weights and results.
  */
 import type { Logger } from '../shared/log.js';
 import type { Dataset } from '../shared/data/dataset.js';
-import { TrainingRunner, EvalRunner } from '../shared/engine/runner.js';
-import { deviceFor } from '../shared/engine/registry.js';
 import type { DeviceKind } from '../shared/engine/device.js';
-import { evalGraphFrom, paramsLayout, trainingGraphFrom, type JobMetadata } from '../shared/cluster/job-wire.js';
+import { paramsLayout, type JobMetadata } from '../shared/cluster/job-wire.js';
 import type { ExpectedTensor } from '../shared/cluster/tensor-stream.js';
 import { JobMetadataError } from '../shared/cluster/errors.js';
 import type { CoordinatorConnection } from './client.js';
 import { loadLocalDataset } from './local-data.js';
-
-export interface Weights {
-  runId: number;
-  version: number;
-  params: Float32Array[];
-  buffers: Float32Array[];
-}
+import { ComputeThread } from './compute/compute-thread.js';
+import type { SharedDataset } from './compute/messages.js';
 
 export interface JobContext {
   jobId: string;
   meta: JobMetadata;
-  dataset: Dataset;
-  train: TrainingRunner;
-  evaluate: EvalRunner;
+  thread: ComputeThread;
   /** Layout of a parameter transfer (params then buffers). */
   paramLayout: ExpectedTensor[];
-  /** Positions of the eval graph's params/buffers in the training graph's lists. */
-  evalParamIndex: number[];
-  evalBufferIndex: number[];
+  /** Tensor sizes of weights and of a training result alike: params (or their gradients), then buffers. */
+  pieceSizes: number[];
   release(): Promise<void>;
 }
 
@@ -43,48 +34,53 @@ export interface JoinSettings {
   dataRoot?: string;
 }
 
-/** Downloads the job and its dataset (or reads the dataset locally, when the job says so), and opens the sessions. */
+/** Downloads the job and its dataset (or reads the dataset locally, when the job says so), and starts the compute thread. */
 export async function loadJobContext(conn: CoordinatorConnection, workerId: string, jobId: string, s: JoinSettings): Promise<JobContext> {
   const pkg = await conn.getJob(workerId, jobId);
   const meta = pkg.metadata;
   if (meta.jobId !== jobId) throw new JobMetadataError(`the coordinator sent job '${meta.jobId}' when asked for '${jobId}'`);
-  const trainGraph = trainingGraphFrom(meta.train, pkg.trainModel);
-  const evalGraph = evalGraphFrom(meta.eval, pkg.evalModel);
+  for (const n of meta.eval.params) if (!meta.train.params.some((p) => p.name === n)) throw new JobMetadataError(`the eval graph reads parameter '${n}', which the training graph does not have`);
+  for (const n of meta.eval.buffers) if (!meta.train.buffers.some((b) => b.name === n)) throw new JobMetadataError(`the eval graph reads buffer '${n}', which the training graph does not have`);
 
   const d = meta.dataset;
   const dataset = d.readLocally ? await loadLocalDataset(d.readLocally, d, s.dataRoot, s.log) : await downloadDataset(conn, workerId, jobId, meta);
 
   const threads = s.threads ?? meta.threads;
   if (s.threads !== undefined && s.threads !== meta.threads)
-    s.log.warn({ threads: s.threads, jobThreads: meta.threads }, 'thread count differs from the job\'s: results may differ in the last bits from workers using the job\'s count');
-  const device = deviceFor(s.device, { threads });
-  const onFallback = (reason: string) => s.log.warn({ device: s.device }, reason);
-  const train = await TrainingRunner.open(trainGraph, device, onFallback);
-  const shapes = new Map<string, number[]>([...trainGraph.params.map((p) => [p.name, p.shape] as const), ...trainGraph.buffers.map((b) => [b.name, b.shape] as const)]);
-  const evaluate = await EvalRunner.open(evalGraph, device, shapes, onFallback);
-
-  const indexOf = (names: readonly string[], list: readonly { name: string }[], what: string) =>
-    names.map((n) => {
-      const i = list.findIndex((x) => x.name === n);
-      if (i < 0) throw new JobMetadataError(`the eval graph reads ${what} '${n}', which the training graph does not have`);
-      return i;
-    });
-
-  s.log.info({ job: meta.name, jobId, params: trainGraph.params.length, samples: d.size, device: train.device.describe() }, 'job loaded');
+    s.log.warn({ threads: s.threads, jobThreads: meta.threads }, "thread count differs from the job's: results may differ in the last bits from workers using the job's count");
+  const thread = await ComputeThread.start(
+    {
+      trainModel: pkg.trainModel,
+      evalModel: pkg.evalModel,
+      train: meta.train,
+      eval: meta.eval,
+      device: s.device,
+      threads,
+      dataset: shareDataset(dataset, d.labels),
+      microbatchesPerStep: meta.microbatchesPerStep,
+    },
+    (reason) => s.log.warn({ device: s.device }, reason),
+  );
+  const sizes = (shape: number[]) => shape.reduce((a, n) => a * n, 1);
+  s.log.info({ job: meta.name, jobId, params: meta.train.params.length, samples: d.size, device: thread.device }, 'job loaded');
   return {
     jobId,
     meta,
-    dataset,
-    train,
-    evaluate,
+    thread,
     paramLayout: paramsLayout(meta.train),
-    evalParamIndex: indexOf(evalGraph.params, trainGraph.params, 'parameter'),
-    evalBufferIndex: indexOf(evalGraph.buffers, trainGraph.buffers, 'buffer'),
-    release: async () => {
-      await train.release();
-      await evaluate.release();
-    },
+    pieceSizes: [...meta.train.params.map((p) => sizes(p.shape)), ...meta.train.buffers.map((b) => sizes(b.shape))],
+    release: () => thread.close(),
   };
+}
+
+/** The dataset copied once into shared memory, which the compute thread reads without another copy. */
+function shareDataset(ds: Dataset, labelType: 'int32' | 'float32'): SharedDataset {
+  const share = (a: Float32Array | Int32Array): SharedArrayBuffer => {
+    const sab = new SharedArrayBuffer(a.byteLength);
+    new Uint8Array(sab).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    return sab;
+  };
+  return { name: ds.name, size: ds.size, featureShape: ds.featureShape, numClasses: ds.numClasses, targetWidth: ds.targetWidth, features: share(ds.features), labels: share(ds.labels), labelType };
 }
 
 /** The dataset as GetData streams it (`workers.data: stream`). */

@@ -1,7 +1,14 @@
 /**
- * The worker: register → GetJob → GetData (cached) → one training and one eval session → loop
- * on NextTask. While a task computes, the next one is asked for and its batch gathered
- * (prefetch). Parameters are fetched only when a task needs another version than the one held.
+ * The worker: register → GetJob → GetData (cached) → a compute thread with one training and one
+ * eval session → loop on tasks. A training task is a node of the step's reduction tree: the
+ * thread computes its micro-batches and adds them up, and one vector goes back.
+ *
+ * The main thread never computes: while the thread runs a task, it asks for the next task and
+ * downloads that task's parameters (prefetch), uploads the previous result, and answers
+ * heartbeats. With a result it also asks for the next version of the run's parameters, which the
+ * coordinator streams the moment the step's update is done, and for its next task in the reply
+ * (when none is prefetched): no round trip waits between two steps but the transfers themselves.
+ * Parameters are fetched only when a task needs another version than the ones held.
  * Results go back as a header plus chunked float32 bytes (or the job's fp16/int8 codec).
  *
  *   registered ──► training ──(stop from coordinator | SIGTERM: finish current, Leave)──► gone
@@ -18,12 +25,13 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { connectivityState as ConnectivityState, status as Status, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from '../shared/log.js';
-import type { Batch } from '../shared/data/dataset.js';
-import { gatherBatch } from '../shared/data/batch.js';
 import type { DeviceKind } from '../shared/engine/device.js';
-import { TaskKind, type ResultHeader, type TaskReply } from '../shared/proto/gen/cluster.js';
-import { CoordinatorConnection, DEFAULT_TIMEOUTS, isUnreachable, statusName, type ClientTimeouts } from './client.js';
-import { loadJobContext, type JobContext, type Weights } from './job-context.js';
+import { layoutViews } from '../shared/kernels/index.js';
+import { TaskKind, type LeafResult, type ResultHeader, type SubmitReply, type TaskReply } from '../shared/proto/gen/cluster.js';
+import { CoordinatorConnection, DEFAULT_TIMEOUTS, isUnreachable, statusName, type ClientTimeouts, type PendingSubmit } from './client.js';
+import { loadJobContext, type JobContext } from './job-context.js';
+import type { ThreadResult } from './compute/compute-thread.js';
+import { WeightsStore, type WeightsSlot } from './weights.js';
 import { describeTask, taskRef, workTaskFrom, type WorkTask } from './task.js';
 import { probeDevice } from './device-probe.js';
 import { DEFAULT_RECONNECT, retryDelay, shouldGiveUp, type ReconnectPolicy } from './reconnect.js';
@@ -48,20 +56,15 @@ export interface WorkerOptions {
   dataRoot?: string;
 }
 
+/** A task whose parameters are here (its slot pinned until the task is done: done()). */
 interface Prepared {
   task: WorkTask;
-  batch: Batch;
-  weights: Weights;
+  weights: WeightsSlot;
+  done(): void;
 }
 
-interface Computed {
-  loss: number;
-  headLosses: number[];
-  headNormalizers: number[];
-  correct: number | undefined;
-  tensors: Float32Array[];
-  computeMs: number;
-}
+/** How long a GetParams for the next version may be held (the step's other results may still be on their way). */
+const PARAMS_AHEAD_WAIT_MS = 10_000;
 
 /** The coordinator no longer knows this worker (restart, expired lease): register again. */
 class SessionLost extends Error {
@@ -110,11 +113,12 @@ export class Worker {
   private device: DeviceKind = 'cpu';
   /** Tasks assigned to this worker whose results are not answered yet (sent with every NextTask). */
   private readonly holding = new Map<string, WorkTask>();
-  /** Latest fetched parameters per run. */
-  private readonly weights = new Map<number, Weights>();
-  /** Which (run, version) each session holds now. */
-  private trainLoaded: Weights | undefined;
-  private evalLoaded: Weights | undefined;
+  /** Downloaded parameters per run and version. */
+  private weights: WeightsStore | undefined;
+  /** Downloads in flight, by `${runId}:${version}`. */
+  private readonly fetching = new Map<string, Promise<WeightsSlot | undefined>>();
+  /** The SubmitResult call opened for the result being computed (openSubmit). */
+  private upload: PendingSubmit | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatInFlight = false;
   private heartbeatMs = 2000;
@@ -169,6 +173,7 @@ export class Worker {
       if (!this.fatal) await this.leave();
       // After giving up, a computation may still be running in a session: the process ends instead.
       if (!this.fatal) await this.ctx?.release().catch(() => {});
+      this.upload?.cancel();
       this.conn.close();
       this.log.info({ tasks: this.tasksDone, reason: this.stopReason }, 'worker exited');
     }
@@ -200,45 +205,52 @@ export class Worker {
     );
     this.workerId = reg.workerId;
     this.heartbeatMs = reg.heartbeatMs || this.heartbeatMs;
+    this.upload?.cancel();
+    this.upload = undefined;
     this.holding.clear();
     // Parameters are fetched again after any re-registration: a restarted coordinator may hold
     // other values under the same version numbers.
-    this.weights.clear();
-    this.trainLoaded = this.evalLoaded = undefined;
+    this.weights?.clear();
+    this.fetching.clear();
     this.log.info({ workerId: reg.workerId, jobId: reg.jobId, leaseMs: reg.leaseMs, nodeFlags: process.execArgv }, 'registered');
     if (this.ctx?.jobId === reg.jobId) return;
     await this.ctx?.release();
     this.ctx = undefined;
     this.ctx = await this.call('GetJob', () => loadJobContext(this.conn, reg.workerId, reg.jobId, { device: this.device, threads: this.o.threads, log: this.log, dataRoot: this.o.dataRoot }));
+    this.weights = new WeightsStore(this.ctx.pieceSizes);
   }
 
   private async work(): Promise<void> {
     let current: Prepared | undefined;
+    let next: Prepared | undefined;
     while (!this.stopReason) {
       try {
         if (!current) {
-          const reply = await this.nextTask(this.waitMs);
-          if (reply.stop !== undefined) {
-            this.stopReason = reply.stop;
-            break;
-          }
-          if (!reply.task) {
-            await sleep(reply.retryAfterMs ?? 0, this.stopping.signal);
-            continue;
-          }
-          current = await this.prepare(workTaskFrom(reply.task));
+          current = next ?? (await this.waitForTask());
+          next = undefined;
           if (!current) continue;
         }
-        // Compute this task while the next one is asked for and its batch gathered.
-        const computing = this.compute(current);
-        const prefetching = this.prefetch();
+        const task = current.task;
+        const computing = this.ctx!.thread.run({ kind: task.kind, node: task.node, k: task.k, leaves: task.leaves, weights: { runId: task.runId, version: task.version, buffer: current.weights.buffer } });
         // Awaited below; this keeps an early rejection from counting as unhandled meanwhile.
-        prefetching.catch(() => {});
-        const result = await computing;
-        await this.submit(current.task, result);
-        current = await prefetching;
+        computing.catch(() => {});
+        // The result's upload call is opened now, so that its setup is done when the result is.
+        this.upload ??= this.conn.openSubmit();
+        // While the thread computes: the next task, its parameters downloaded.
+        if (!next) next = await this.prefetch();
+        let result: ThreadResult;
+        try {
+          result = await computing;
+        } finally {
+          current.done();
+        }
+        const reply = await this.submit(task, result, next === undefined);
+        current = next ?? (reply?.next ? await this.accept(reply.next) : undefined);
+        next = undefined;
       } catch (e) {
-        current = undefined;
+        current?.done();
+        next?.done();
+        current = next = undefined;
         if (e instanceof SessionLost) {
           this.log.warn({ workerId: this.workerId, reason: e.message }, 'the coordinator no longer knows this worker: registering again');
           await this.join();
@@ -248,6 +260,20 @@ export class Worker {
       }
     }
     this.log.info({ reason: this.stopReason, tasks: this.tasksDone }, 'stop');
+  }
+
+  /** Long-polls for a task and prepares it; undefined when none came (the loop asks again). */
+  private async waitForTask(): Promise<Prepared | undefined> {
+    const reply = await this.nextTask(this.waitMs);
+    if (reply.stop !== undefined) {
+      this.stopReason = reply.stop;
+      return undefined;
+    }
+    if (!reply.task) {
+      await sleep(reply.retryAfterMs ?? 0, this.stopping.signal);
+      return undefined;
+    }
+    return this.prepare(workTaskFrom(reply.task));
   }
 
   /** Asks for the next task without waiting and prepares it; undefined when there is none (or on any trouble: the main loop asks again). */
@@ -267,6 +293,13 @@ export class Worker {
     }
   }
 
+  /** A task that came with a SubmitResult reply: held from now on, then prepared. */
+  private accept(t: NonNullable<SubmitReply['next']>): Promise<Prepared | undefined> {
+    const task = workTaskFrom(t);
+    this.holding.set(describeTask(task), task);
+    return this.prepare(task);
+  }
+
   private nextTask(waitMs: number): Promise<TaskReply> {
     const holding = [...this.holding.values()].map(taskRef);
     return this.call('NextTask', async () => {
@@ -283,52 +316,52 @@ export class Worker {
     });
   }
 
-  /** Gathers the task's batch and makes sure its parameters are here; undefined when the task went stale. */
+  /** Makes sure the task's parameters are here (and pins them); undefined when the task went stale. */
   private async prepare(task: WorkTask): Promise<Prepared | undefined> {
-    const ctx = this.ctx!;
-    const batch = gatherBatch(ctx.dataset, task.indices);
-    let weights = this.weights.get(task.runId);
-    if (weights?.version !== task.version) {
-      try {
-        const tensors = await this.call('GetParams', () => this.conn.getParams(this.workerId, ctx.jobId, task.runId, task.version, ctx.meta.compression, ctx.paramLayout));
-        const n = ctx.meta.train.params.length;
-        weights = { runId: task.runId, version: task.version, params: tensors.slice(0, n), buffers: tensors.slice(n) };
-        this.weights.set(task.runId, weights);
-      } catch (e) {
-        if ((e as ServiceError).code !== Status.FAILED_PRECONDITION) throw e;
-        // The run moved past this version (another worker finished the phase): the task is stale.
-        this.holding.delete(describeTask(task));
-        this.log.debug({ task: describeTask(task), details: (e as ServiceError).details }, 'task went stale before it started');
-        return undefined;
-      }
+    const slot = await this.weightsFor(task.runId, task.version, 0);
+    if (!slot) {
+      // The run moved past this version (another worker finished the phase): the task is stale.
+      this.holding.delete(describeTask(task));
+      this.log.debug({ task: describeTask(task) }, 'task went stale before it started');
+      return undefined;
     }
-    return { task, batch, weights };
+    slot.pins++;
+    let pinned = true;
+    const done = () => {
+      if (pinned) slot.pins--;
+      pinned = false;
+    };
+    return { task, weights: slot, done };
   }
 
-  private async compute(p: Prepared): Promise<Computed> {
+  /**
+   * The slot holding (runId, version): already here, on its way, or downloaded now. undefined
+   * when the coordinator no longer (or, after `waitMs`, not yet) has that version.
+   */
+  private weightsFor(runId: number, version: number, waitMs: number): Promise<WeightsSlot | undefined> {
+    const have = this.weights!.find(runId, version);
+    if (have?.ready) return Promise.resolve(have);
+    const key = `${runId}:${version}`;
+    const inFlight = this.fetching.get(key);
+    if (inFlight) return inFlight.then((slot) => slot ?? (waitMs === 0 ? this.weightsFor(runId, version, 0) : undefined));
     const ctx = this.ctx!;
-    const t0 = performance.now();
-    if (p.task.kind === 'train') {
-      if (this.trainLoaded !== p.weights) {
-        ctx.train.setParams(p.weights.params);
-        ctx.train.setBuffers(p.weights.buffers);
-        this.trainLoaded = p.weights;
-      }
-      const r = await ctx.train.step(p.batch, p.task.maskSeed);
-      return { loss: r.loss, headLosses: r.headLosses, headNormalizers: r.headNormalizers, correct: r.correct, tensors: [...r.grads, ...r.state], computeMs: performance.now() - t0 };
-    }
-    if (this.evalLoaded !== p.weights) {
-      ctx.evaluate.setWeights(
-        ctx.evalParamIndex.map((i) => p.weights.params[i]!),
-        ctx.evalBufferIndex.map((i) => p.weights.buffers[i]!),
-      );
-      this.evalLoaded = p.weights;
-    }
-    const r = await ctx.evaluate.evaluate(p.batch);
-    return { loss: r.lossSum, headLosses: r.headLossSums, headNormalizers: r.headNormalizers, correct: r.correct, tensors: [], computeMs: performance.now() - t0 };
+    const slot = this.weights!.acquire(runId, version);
+    const download = this.call('GetParams', () => this.conn.getParams(this.workerId, ctx.jobId, runId, version, ctx.meta.compression, ctx.paramLayout, slot.views, waitMs))
+      .then(() => {
+        slot.ready = true;
+        return slot;
+      })
+      .catch((e: unknown) => {
+        this.weights!.abandon(slot);
+        if ((e as ServiceError).code === Status.FAILED_PRECONDITION) return undefined;
+        throw e;
+      })
+      .finally(() => this.fetching.delete(key));
+    this.fetching.set(key, download);
+    return download;
   }
 
-  private async submit(task: WorkTask, r: Computed): Promise<void> {
+  private async submit(task: WorkTask, r: ThreadResult, wantNext: boolean): Promise<SubmitReply | undefined> {
     const ctx = this.ctx!;
     const header: ResultHeader = {
       workerId: this.workerId,
@@ -338,28 +371,46 @@ export class Worker {
       microbatch: task.index,
       kind: task.kind === 'train' ? TaskKind.TRAIN : TaskKind.EVAL,
       paramVersion: task.version,
-      count: task.indices.length,
-      loss: r.loss,
-      headLosses: r.headLosses,
-      headNormalizers: r.headNormalizers,
-      correct: r.correct ?? 0,
-      hasCorrect: r.correct !== undefined,
       computeMs: r.computeMs,
       codec: ctx.meta.compression,
       phase: task.phase,
+      leaves: r.leaves.map(
+        (l): LeafResult => ({
+          count: l.count,
+          loss: l.loss,
+          headLosses: l.headLosses,
+          headNormalizers: l.headNormalizers,
+          correct: l.correct ?? 0,
+          hasCorrect: l.correct !== undefined,
+          ...(l.nonFinite ? { nonFinite: l.nonFinite } : {}),
+        }),
+      ),
+      wantNext: wantNext && !this.stopReason,
     };
+    // The next step's parameters are asked for now: the coordinator sends them as soon as this
+    // result (or the step's last one) completes the update.
+    if (task.kind === 'train') this.weightsFor(task.runId, task.version + 1, PARAMS_AHEAD_WAIT_MS).catch((e: unknown) => this.log.debug({ err: e }, 'parameters ahead not fetched; the task will ask again'));
+    const tensors = r.vector ? layoutViews(r.vector, ctx.pieceSizes) : [];
     try {
-      const reply = await this.call('SubmitResult', () => this.conn.submitResult(header, r.tensors, ctx.meta.compression, ctx.meta.chunkBytes));
+      const reply = await this.call('SubmitResult', () => {
+        // The call opened while the task computed, or (on a retry, or without one) a new one.
+        const pending = this.upload ?? this.conn.openSubmit();
+        this.upload = undefined;
+        return pending.send(header, tensors, ctx.meta.compression, ctx.meta.chunkBytes);
+      });
       this.tasksDone++;
       if (!reply.accepted) this.log.debug({ task: describeTask(task), note: reply.note }, 'result not needed');
+      return reply;
     } catch (e) {
       if (e instanceof SessionLost) throw e;
       const code = (e as ServiceError).code;
       // A rejection (bad or stale result): the coordinator gives the task to someone else.
       if (code === Status.INVALID_ARGUMENT || code === Status.FAILED_PRECONDITION) this.log.warn({ task: describeTask(task), code: statusName(e), details: (e as ServiceError).details }, 'result rejected');
       else throw e;
+      return undefined;
     } finally {
       this.holding.delete(describeTask(task));
+      if (r.vector) ctx.thread.recycle(r.vector);
     }
   }
 

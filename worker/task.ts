@@ -1,6 +1,7 @@
 /** A task as the worker sees it, taken from the wire form. */
 import { TaskKind, type Task, type TaskRef } from '../shared/proto/gen/cluster.js';
 import { indicesFromBytes } from '../shared/cluster/tensor-stream.js';
+import type { TreeNode } from '../shared/reduction/index.js';
 
 export interface WorkTask {
   runId: number;
@@ -9,21 +10,40 @@ export interface WorkTask {
   kind: 'train' | 'eval';
   /** Parameter version the task must be computed on. */
   version: number;
-  indices: Uint32Array;
-  maskSeed: number;
+  /** The node of the phase's reduction tree the task computes, and the phase's leaf count. */
+  node: TreeNode;
+  k: number;
+  /** Its micro-batches (train) or shards (eval), in order. */
+  leaves: { indices: Uint32Array; maskSeed: number }[];
   split: string;
 }
 
+export class MalformedTaskError extends Error {
+  override name = 'MalformedTaskError';
+}
+
 export function workTaskFrom(t: Task): WorkTask {
-  if (t.kind !== TaskKind.TRAIN && t.kind !== TaskKind.EVAL) throw new Error(`task ${t.runId}/${t.phase}/${t.microbatch} has kind ${t.kind}, expected TRAIN or EVAL`);
+  const key = `${t.runId}/${t.phase}/${t.microbatch}`;
+  if (t.kind !== TaskKind.TRAIN && t.kind !== TaskKind.EVAL) throw new MalformedTaskError(`task ${key} has kind ${t.kind}, expected TRAIN or EVAL`);
+  const all = indicesFromBytes(t.sampleIndices);
+  const total = t.leafSizes.reduce((a, n) => a + n, 0);
+  if (total !== all.length) throw new MalformedTaskError(`task ${key}: its leaves hold ${total} samples, its indices ${all.length}`);
+  if (t.maskSeeds.length !== t.leafSizes.length) throw new MalformedTaskError(`task ${key}: ${t.leafSizes.length} leaves but ${t.maskSeeds.length} mask seeds`);
+  let at = 0;
+  const leaves = t.leafSizes.map((n, j) => {
+    const indices = all.subarray(at, at + n);
+    at += n;
+    return { indices, maskSeed: t.maskSeeds[j]! };
+  });
   return {
     runId: t.runId,
     phase: t.phase,
     index: t.microbatch,
     kind: t.kind === TaskKind.TRAIN ? 'train' : 'eval',
     version: t.paramVersion,
-    indices: indicesFromBytes(t.sampleIndices),
-    maskSeed: t.maskSeed,
+    node: { level: t.nodeLevel, index: t.nodeIndex },
+    k: t.stepMicrobatches,
+    leaves,
     split: t.evalSplit,
   };
 }

@@ -15,7 +15,7 @@ import { join, relative } from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import { loadLatestCheckpoint, saveCheckpoint, type CheckpointContents } from './file.js';
 import type { RunCheckpointMeta } from '../run/run-records.js';
-import type { TaskSpec } from '../run/task.js';
+import type { PhaseSpec } from '../run/task.js';
 import type { ClusterRun } from '../dispatch/dispatcher.js';
 import { CoordinatorError } from '../errors.js';
 
@@ -28,7 +28,7 @@ export interface ResumableRun extends ClusterRun {
    */
   restore(c: CheckpointContents<RunCheckpointMeta>, from?: string): void;
   /** The phase to run after restore(). */
-  resumePhase(): TaskSpec[];
+  resumePhase(): PhaseSpec | null;
   /** Where the run writes its checkpoints, when it says so. */
   readonly checkpointDir?: string;
 }
@@ -115,7 +115,7 @@ export interface RestoredRun {
   run: ResumableRun;
   from: FoundCheckpoint;
   /** The tasks the run continues with ([] when it was already done). */
-  phase: TaskSpec[];
+  phase: PhaseSpec | null;
 }
 
 /**

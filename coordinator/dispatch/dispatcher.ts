@@ -12,22 +12,28 @@ import type { JobPackage } from '../../shared/cluster/job-wire.js';
 import { paramsLayout, trainResultLayout } from '../../shared/cluster/job-wire.js';
 import { encodeTensorChunks, type ExpectedTensor } from '../../shared/cluster/tensor-stream.js';
 import type { CodecName } from '../../shared/tensor/index.js';
-import { findNonFinite, isNonFinite } from '../aggregate/non-finite.js';
+import { isNonFinite } from '../aggregate/non-finite.js';
+import type { Arena, FlatVector } from '../../shared/kernels/index.js';
+import type { LeafStats } from '../../shared/engine/leaf.js';
 import { Scheduler, TaskRejected, type PhaseOwner } from './scheduler.js';
-import { taskKey, type TaskResult, type TaskSpec } from '../run/task.js';
+import { taskKey, type PhaseSpec, type TaskResult, type TaskSpec } from '../run/task.js';
+import { tasksOf } from './task-grouping.js';
 import { WorkerRegistry, noWorkersWarningDue, type WorkerInfo } from './worker-registry.js';
 import { ChangeSignal } from './change-signal.js';
 import { BadRequestError, DataNotStreamedError, MalformedResultError, ParamsVersionError, StaleResultError, UnknownRunError, UnknownWorkerError, WrongJobError } from '../errors.js';
 
-/**
- * GetData for a job whose workers read the data locally. It extends StaleResultError only so that
- * server.ts's statusFor answers FAILED_PRECONDITION (the request is fine; the job does not serve it).
- */
 /** What the dispatcher needs of a run (coordinator/run/training-run.ts's TrainingRun is one). */
-export interface ClusterRun extends PhaseOwner {
+export interface ClusterRun {
+  readonly id: number;
   readonly name: string;
   readonly done: boolean;
-  firstPhase(): TaskSpec[];
+  /** Tensor sizes of a training result's vector: the params' gradients, then the buffers' weighted states. */
+  readonly pieceSizes: readonly number[];
+  firstPhase(): PhaseSpec | null;
+  /** A task's result was accepted (the run takes its vector). */
+  taskDone(phase: string, task: TaskSpec, result: TaskResult): void;
+  /** Every task of the phase has a result (by task index): the next phase, or null when the run is over. */
+  completePhase(phase: string, results: TaskResult[]): PhaseSpec | null;
   /** The parameters tasks of `version` need. The arrays may change after the call returns. */
   currentParams(): { version: number; params: Float32Array[]; buffers: Float32Array[] };
 }
@@ -39,6 +45,8 @@ export interface DatasetArrays {
 
 export interface DispatcherOptions {
   jobId: string;
+  /** The runs' arena: training results are decoded straight into vectors of it. */
+  arena: Arena;
   job: JobPackage;
   data: DatasetArrays;
   runs: readonly ClusterRun[];
@@ -62,8 +70,12 @@ export interface TaskRef {
 
 export type NextTaskOutcome = { task: TaskSpec } | { retryAfterMs: number } | { stop: string };
 
-/** A result header that names a current task: what its tensors must look like. */
-export type ResultExpectation = { kind: 'expected'; key: string; spec: TaskSpec; layout: ExpectedTensor[] } | { kind: 'late'; note: string };
+/**
+ * A result header that names a current task: what its tensors must look like and, for training,
+ * the vector they are decoded into (the caller hands it to completeResult, or to discard when
+ * the stream fails).
+ */
+export type ResultExpectation = { kind: 'expected'; key: string; spec: TaskSpec; layout: ExpectedTensor[]; into?: FlatVector } | { kind: 'late'; note: string };
 
 export interface JobEnd {
   /** false when a run crashed (an exception while completing a phase). */
@@ -128,15 +140,20 @@ export class Dispatcher {
    * Installs every run's first phase, or for runs restored from a checkpoint the phase given in
    * `resumed` (by run id).
    */
-  start(resumed: ReadonlyMap<number, TaskSpec[]> = new Map()): void {
+  start(resumed: ReadonlyMap<number, PhaseSpec | null> = new Map()): void {
     const now = this.o.now();
     this.startedAt = now;
     for (const run of this.runs.values()) {
-      const tasks = resumed.get(run.id) ?? run.firstPhase();
-      this.phaseOf.set(run.id, tasks[0]?.phase);
-      this.o.scheduler.startPhase(this.tracked(run), tasks, now);
+      const phase = resumed.has(run.id) ? resumed.get(run.id)! : run.firstPhase();
+      this.phaseOf.set(run.id, phase?.name);
+      this.o.scheduler.startPhase(this.tracked(run), this.tasksFor(phase), now);
     }
     this.checkFinished();
+  }
+
+  /** A phase's tasks for the pool as it is now (task-grouping.ts). */
+  private tasksFor(phase: PhaseSpec | null): TaskSpec[] {
+    return phase ? tasksOf(phase, this.o.registry.size) : [];
   }
 
   /** The phase a run is in now (undefined once it is done). */
@@ -148,10 +165,11 @@ export class Dispatcher {
   private tracked(run: ClusterRun): PhaseOwner {
     return {
       id: run.id,
+      taskDone: (phase, task, result) => run.taskDone(phase, task, result),
       completePhase: (phase, results) => {
         const next = run.completePhase(phase, results);
-        this.phaseOf.set(run.id, next[0]?.phase);
-        return next;
+        this.phaseOf.set(run.id, next?.name);
+        return this.tasksFor(next);
       },
     };
   }
@@ -282,35 +300,44 @@ export class Dispatcher {
     const kind = h.kind === TaskKind.TRAIN ? 'train' : h.kind === TaskKind.EVAL ? 'eval' : undefined;
     if (kind !== spec.kind) throw new MalformedResultError(`result for task ${key} says kind ${TaskKind[h.kind] ?? h.kind}, the task is ${spec.kind}`);
     if (h.paramVersion !== spec.step) throw new StaleResultError(`result for task ${key} was computed on parameters version ${h.paramVersion}; the task needs version ${spec.step}`);
-    if (h.count !== spec.indices.length) throw new MalformedResultError(`result for task ${key} covers ${h.count} samples; the task holds ${spec.indices.length}`);
-    const layout = spec.kind === 'train' ? this.trainLayout : [];
-    return { kind: 'expected', key, spec, layout };
+    if (h.leaves.length !== spec.leaves.length) throw new MalformedResultError(`result for task ${key} reports ${h.leaves.length} leaves; the task has ${spec.leaves.length}`);
+    h.leaves.forEach((leaf, j) => {
+      if (leaf.count !== spec.leaves[j]!.indices.length) throw new MalformedResultError(`result for task ${key}: leaf ${j} covers ${leaf.count} samples; the task gave it ${spec.leaves[j]!.indices.length}`);
+    });
+    if (spec.kind !== 'train') return { kind: 'expected', key, spec, layout: [] };
+    const run = this.runs.get(spec.runId)!;
+    return { kind: 'expected', key, spec, layout: this.trainLayout, into: this.o.arena.vector(run.pieceSizes) };
+  }
+
+  /** A result stream that failed after beginResult: its vector goes back to the arena. */
+  discard(e: ResultExpectation): void {
+    if (e.kind === 'expected' && e.into) this.o.arena.release(e.into);
   }
 
   /**
-   * Submits a result whose tensors matched the expectation. The scheduler decides: first result
-   * wins, duplicates are ignored, a task not held by the worker is rejected (TaskRejected), and
-   * a non-finite result is rejected once so that another worker recomputes it.
+   * Submits a result whose tensors matched the expectation (decoded into `e.into`). The
+   * scheduler decides: first result wins, duplicates are ignored, a task not held by the worker
+   * is rejected (TaskRejected), and a non-finite result is rejected once so that another worker
+   * recomputes it. With `wantNext`, the worker's next task comes back too when one is ready.
    */
-  completeResult(h: ResultHeader, e: Extract<ResultExpectation, { kind: 'expected' }>, tensors: Float32Array[]): { accepted: boolean; note: string } {
-    const grads = e.spec.kind === 'train' ? tensors.slice(0, this.o.job.metadata.train.params.length) : undefined;
-    const state = e.spec.kind === 'train' ? tensors.slice(this.o.job.metadata.train.params.length) : undefined;
-    const result: TaskResult = {
-      count: h.count,
-      loss: h.loss,
-      headLosses: h.headLosses,
-      normalizers: h.headNormalizers.length > 0 ? h.headNormalizers : undefined,
-      correct: h.hasCorrect ? h.correct : undefined,
-      grads,
-      state,
-      workerId: h.workerId,
-      computeMs: h.computeMs,
-    };
-    const nonFinite = isNonFinite(h.loss) || (grads !== undefined && findNonFinite(grads) !== undefined);
+  completeResult(h: ResultHeader, e: Extract<ResultExpectation, { kind: 'expected' }>, wantNext = false): { accepted: boolean; note: string; next?: TaskSpec } {
+    const leaves: LeafStats[] = h.leaves.map((l) => ({
+      count: l.count,
+      loss: l.loss,
+      headLosses: l.headLosses,
+      headNormalizers: l.headNormalizers,
+      correct: l.hasCorrect ? l.correct : undefined,
+      ...(l.nonFinite ? { nonFinite: { param: l.nonFinite.param, element: l.nonFinite.element, value: l.nonFinite.value } } : {}),
+    }));
+    const result: TaskResult = { leaves, vector: e.into, workerId: h.workerId, computeMs: h.computeMs };
+    const paramCount = this.o.job.metadata.train.params.length;
+    // The worker's own account is not taken on trust: the gradient is checked here too.
+    const nonFinite = leaves.some((l) => isNonFinite(l.loss) || l.nonFinite !== undefined) || (e.into !== undefined && this.o.arena.kernels.first_nonfinite(e.into.ptr, e.into.offsets[paramCount]!) >= 0);
     let outcome;
     try {
       outcome = this.o.scheduler.submit(h.workerId, e.key, result, nonFinite, this.o.now());
     } catch (err) {
+      if (result.vector) this.o.arena.release(result.vector);
       if (err instanceof TaskRejected) {
         if (err.code === 'invalid') this.changed.notify(); // the task is pending again
         throw err;
@@ -320,10 +347,12 @@ export class Dispatcher {
       this.finish({ ok: false, reason: `run ${e.spec.runId} failed: ${(err as Error).message}` });
       return { accepted: true, note: 'the run failed after this result; the job stops' };
     }
+    // An accepted result's vector was taken by its run; any other is not needed.
+    if (result.vector) this.o.arena.release(result.vector);
     this.assigned.get(h.workerId)?.delete(e.key);
     if (!outcome.accepted) {
       this.o.log.info({ task: e.key, workerId: h.workerId }, 'late or duplicate result ignored');
-      return { accepted: false, note: outcome.note };
+      return { accepted: false, note: outcome.note, ...this.nextFor(h.workerId, wantNext) };
     }
     this.o.log.debug({ task: e.key, workerId: h.workerId }, 'result accepted');
     this.accepted(h.workerId, e.key);
@@ -332,7 +361,20 @@ export class Dispatcher {
       this.changed.notify();
       this.checkFinished();
     }
-    return { accepted: true, note: '' };
+    return { accepted: true, note: '', ...this.nextFor(h.workerId, wantNext) };
+  }
+
+  /** The worker's next task, handed out now (no waiting), when it asked for one and one is ready. */
+  private nextFor(workerId: string, wanted: boolean): { next?: TaskSpec } {
+    if (!wanted || this.end) return {};
+    const w = this.o.registry.get(workerId);
+    if (!w || w.state === 'draining') return {};
+    const now = this.o.now();
+    const task = this.o.scheduler.next(workerId, now);
+    if (!task) return {};
+    this.o.registry.markTraining(workerId);
+    this.handedOut(workerId, taskKey(task), now);
+    return { next: task };
   }
 
   private late(workerId: string, key: string, note: string): ResultExpectation {
@@ -376,6 +418,23 @@ export class Dispatcher {
     const chunks = encodeTensorChunks(tensors, { codec, chunkBytes: this.o.job.metadata.chunkBytes, version });
     this.paramsCache.set(runId, { version, codec, chunks });
     return chunks;
+  }
+
+  /**
+   * paramsChunks, but a request for the version after the run's current one is held (up to
+   * `waitMs`) until the step that makes it completes: a worker asks for the next step's
+   * parameters as it sends its result, and they stream the moment the update is done.
+   */
+  async paramsChunksWhenReady(workerId: string, jobId: string, runId: number, version: number, codec: CodecName, waitMs: number, abort?: AbortSignal): Promise<TensorChunk[]> {
+    const deadline = this.o.now() + Math.min(Math.max(0, waitMs), this.o.maxWaitMs);
+    // Waiting is the expected case: the version is looked at without building an error each time.
+    for (;;) {
+      const current = this.runs.get(runId)?.currentParams().version;
+      const left = deadline - this.o.now();
+      if (current !== version - 1 || left <= 0 || this.end) break;
+      if ((await this.changed.wait(left, abort)) === 'aborted') break;
+    }
+    return this.paramsChunks(workerId, jobId, runId, version, codec);
   }
 
   /** The dataset's features or labels as chunks (raw little-endian values; labels as float32 or int32 bytes). */

@@ -10,6 +10,8 @@ import { taskKey, type TaskResult, type TaskSpec } from '../run/task.js';
 
 export interface PhaseOwner {
   readonly id: number;
+  /** Called as each task's (first) result is accepted, before the phase completes. */
+  taskDone?(phase: string, task: TaskSpec, result: TaskResult): void;
   /** Called once every task of the phase has a result; results are indexed by task index. Returns the next phase's tasks, or [] when the run is finished. */
   completePhase(phase: string, results: TaskResult[]): TaskSpec[];
 }
@@ -163,6 +165,7 @@ export class Scheduler {
     for (const w of [...task.holders.keys()]) this.release(w, task);
     task.done = true;
     phase.results[task.spec.index] = result;
+    phase.owner.taskDone?.(phase.name, task.spec, result);
     phase.durations.push(now - started);
     phase.remaining--;
     if (phase.remaining > 0) return { accepted: true, phaseDone: false };

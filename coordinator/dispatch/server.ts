@@ -56,12 +56,27 @@ export function taskMessage(jobId: string, spec: TaskSpec): Task {
     microbatch: spec.index,
     kind: spec.kind === 'train' ? TaskKind.TRAIN : TaskKind.EVAL,
     paramVersion: spec.step,
-    sampleIndices: indicesToBytes(spec.indices),
-    maskSeed: spec.maskSeed,
+    sampleIndices: indicesToBytes(concatIndices(spec.leaves.map((l) => l.indices))),
     attempt: 0,
     evalSplit: spec.split ?? '',
     phase: spec.phase,
+    nodeLevel: spec.node.level,
+    nodeIndex: spec.node.index,
+    stepMicrobatches: spec.k,
+    leafSizes: spec.leaves.map((l) => l.indices.length),
+    maskSeeds: spec.leaves.map((l) => l.maskSeed),
   };
+}
+
+function concatIndices(parts: readonly Uint32Array[]): Uint32Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint32Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** Handlers of the Coordinator service over a Dispatcher. */
@@ -85,21 +100,24 @@ export function coordinatorHandlers(d: Dispatcher, log: Logger): CoordinatorServ
     };
   }
 
-  function stream<Req>(method: string, produce: (req: Req) => TensorChunk[] | JobChunk[]) {
+  function stream<Req>(method: string, produce: (req: Req, abort: AbortSignal) => TensorChunk[] | JobChunk[] | Promise<TensorChunk[]>) {
     return (call: ServerWritableStream<Req, TensorChunk | JobChunk>): void => {
-      let chunks: (TensorChunk | JobChunk)[];
-      try {
-        chunks = produce(call.request);
-      } catch (err) {
-        call.emit('error', failed(method, err));
-        return;
-      }
-      void writeAll(call, chunks).then(
-        () => call.end(),
-        (err: unknown) => {
-          if (!call.cancelled) call.emit('error', failed(method, err));
-        },
-      );
+      const abort = new AbortController();
+      call.once('cancelled', () => abort.abort());
+      Promise.resolve()
+        .then(() => produce(call.request, abort.signal))
+        .then(
+          (chunks) =>
+            writeAll(call, chunks).then(
+              () => call.end(),
+              (err: unknown) => {
+                if (!call.cancelled) call.emit('error', failed(method, err));
+              },
+            ),
+          (err: unknown) => {
+            if (!call.cancelled) call.emit('error', failed(method, err));
+          },
+        );
     };
   }
 
@@ -116,9 +134,10 @@ export function coordinatorHandlers(d: Dispatcher, log: Logger): CoordinatorServ
 
     getData: stream('GetData', (req: DataRequest) => d.dataChunks(req.workerId, req.jobId, req.part)),
 
-    getParams: stream('GetParams', (req: ParamsRequest) => {
+    getParams: stream('GetParams', (req: ParamsRequest, abort) => {
       const codec = req.codec || 'none';
       if (!isCodecName(codec)) throw new BadRequestError(`unknown codec '${codec}'`);
+      if (req.waitMs > 0) return d.paramsChunksWhenReady(req.workerId, req.jobId, req.runId, req.version, codec, req.waitMs, abort);
       return d.paramsChunks(req.workerId, req.jobId, req.runId, req.version, codec);
     }),
 
@@ -151,15 +170,18 @@ export function coordinatorHandlers(d: Dispatcher, log: Logger): CoordinatorServ
 function submitResultHandler(d: Dispatcher, failed: (method: string, err: unknown) => GrpcStatus, log: Logger) {
   return (call: ServerReadableStream<ResultChunk, SubmitReply>, callback: sendUnaryData<SubmitReply>): void => {
     let answered = false;
-    const answer = (err: GrpcStatus | null, reply?: SubmitReply) => {
-      if (answered) return;
-      answered = true;
-      if (err) callback(err);
-      else callback(null, reply);
-    };
     let header: ResultHeader | undefined;
     let expectation: ResultExpectation | undefined;
     let assembler: TensorAssembler | undefined;
+    /** Set once completeResult owns the decoded vector; before that, an error hands it back. */
+    let handedOver = false;
+    const answer = (err: GrpcStatus | null, reply?: SubmitReply) => {
+      if (answered) return;
+      answered = true;
+      if (expectation && !handedOver) d.discard(expectation);
+      if (err) callback(err);
+      else callback(null, reply);
+    };
     call.on('data', (chunk: ResultChunk) => {
       if (answered) return;
       try {
@@ -169,7 +191,8 @@ function submitResultHandler(d: Dispatcher, failed: (method: string, err: unknow
           expectation = d.beginResult(header);
           // A late result is answered at once; its tensors are not needed.
           if (expectation.kind === 'late') return answer(null, { accepted: false, note: expectation.note });
-          assembler = new TensorAssembler(expectation.layout, `result for task ${expectation.key}`);
+          // Training gradients are decoded straight into the run's arena (one copy from the wire).
+          assembler = new TensorAssembler(expectation.layout, `result for task ${expectation.key}`, expectation.into?.parts);
           return;
         }
         if (!chunk.tensor) throw new MalformedResultError('a result stream has one header, then tensor chunks only');
@@ -182,8 +205,10 @@ function submitResultHandler(d: Dispatcher, failed: (method: string, err: unknow
       if (answered) return;
       try {
         if (!header || !expectation || expectation.kind !== 'expected') throw new MalformedResultError('a result stream must start with its header');
-        const reply = d.completeResult(header, expectation, assembler!.finish());
-        answer(null, reply);
+        assembler!.finish();
+        handedOver = true;
+        const r = d.completeResult(header, expectation, header.wantNext);
+        answer(null, { accepted: r.accepted, note: r.note, ...(r.next ? { next: taskMessage(d.jobId, r.next) } : {}) });
       } catch (err) {
         answer(failed('SubmitResult', err));
       }

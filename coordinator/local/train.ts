@@ -17,6 +17,8 @@ import { compileEval } from '../../shared/autodiff/eval.js';
 import type { BufferInfo, ParamInfo } from '../../shared/autodiff/compile-types.js';
 import { TrainingRunner, EvalRunner } from '../../shared/engine/runner.js';
 import { createOptimizer, lrSchedule } from '../optim/index.js';
+import { Arena } from '../../shared/kernels/index.js';
+import { rootLevel, vectorsForLevel } from '../../shared/reduction/index.js';
 import { planEpoch } from '../plan/index.js';
 import { bundledDigitsSplit, fitToModelInput } from './data.js';
 import { evaluateSubset } from './evaluate.js';
@@ -64,13 +66,28 @@ export async function trainLocally(options: LocalTrainOptions = {}): Promise<Loc
   const shapes = new Map([...training.params, ...training.buffers].map((t) => [t.name, t.shape] as const));
   const evaluator = await EvalRunner.open(evaluation, runner.device, shapes);
   try {
+    const paramSizes = training.params.map((p) => p.init.length);
+    const leafSizes = [...paramSizes, ...training.buffers.map((b) => b.init.length)];
+    const microbatches = Math.ceil(o.batch / o.microBatch);
+    // Params, two optimizer slots at most, and the leaves a step holds at once (reduce-node.ts).
+    const arena = Arena.fixedFor([
+      { sizes: paramSizes, count: 3 },
+      { sizes: leafSizes, count: vectorsForLevel(rootLevel(microbatches)) },
+    ]);
+    const params = arena.vector(paramSizes);
+    params.setParts(training.params.map((p) => p.init));
     const state: StepState = {
-      params: training.params.map((p) => Float32Array.from(p.init)),
+      arena,
+      params,
       buffers: training.buffers.map((b) => Float32Array.from(b.init)),
       paramNames: training.params.map((p) => p.name),
+      leafSizes,
     };
+    // The runner reads params and buffers from these arrays, which every step updates in place.
+    runner.setParams(params.parts);
+    runner.setBuffers(state.buffers);
     // Weight decay and L1, when configured, apply to weights only (not biases or norm params).
-    const optimizer = createOptimizer(o.optimizer, training.params.map((p) => ({ name: p.name, size: p.init.length, decay: p.kind === 'weight' })));
+    const optimizer = createOptimizer(o.optimizer, training.params.map((p) => ({ name: p.name, size: p.init.length, decay: p.kind === 'weight' })), arena);
     const lrAt = lrSchedule(o.schedule);
     const trainSize = data.train.indices.length;
     const stepsPerEpoch = Math.ceil(trainSize / o.batch);
@@ -94,7 +111,7 @@ export async function trainLocally(options: LocalTrainOptions = {}): Promise<Loc
     let globalStep = 0;
     let skipped = 0;
     let consecutiveSkips = 0;
-    const ctx = { runner, optimizer, train: data.train, clip: o.clip, seed: o.seed };
+    const ctx = { runner, batchMemory: {}, optimizer, train: data.train, clip: o.clip, seed: o.seed };
     for (let epoch = 0; epoch < o.epochs; epoch++) {
       const plan = planEpoch(trainSize, o.batch, o.microBatch, o.seed, epoch);
       const epochStart = performance.now();
@@ -124,7 +141,7 @@ export async function trainLocally(options: LocalTrainOptions = {}): Promise<Loc
         }
       }
       const seconds = (performance.now() - epochStart) / 1000;
-      evaluator.setWeights(state.params, state.buffers);
+      evaluator.setWeights(state.params.parts, state.buffers);
       validation = await evaluateSubset(evaluator, data.validation, o.evalBatch);
       const record: EpochRecord = {
         epoch: epoch + 1,
@@ -140,7 +157,7 @@ export async function trainLocally(options: LocalTrainOptions = {}): Promise<Loc
       emit({ type: 'epoch', record });
     }
 
-    evaluator.setWeights(state.params, state.buffers);
+    evaluator.setWeights(state.params.parts, state.buffers);
     const test = await evaluateSubset(evaluator, data.test, o.evalBatch);
     if (test) emit({ type: 'test', metrics: test });
     return {
@@ -148,7 +165,7 @@ export async function trainLocally(options: LocalTrainOptions = {}): Promise<Loc
       stepLosses,
       validation,
       test,
-      params: state.params,
+      params: state.params.parts.map((p) => p.slice()),
       paramInfo: training.params,
       buffers: state.buffers,
       bufferInfo: training.buffers,

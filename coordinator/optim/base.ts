@@ -1,48 +1,71 @@
 /**
- * Bookkeeping shared by every optimizer: shape checks, per-param slots (velocity, moments), the
- * step count, and state save/load. Subclasses only write their update loop.
+ * Bookkeeping shared by every optimizer: shape checks, per-param slots (velocity, moments) in the
+ * arena, the step count, state save/load, and the decay segments. Subclasses only call their
+ * kernel.
  *
- * Arithmetic convention (all optimizers): params, gradients and slots are float32; each element's
- * update is computed in float64 from those float32 values and rounded once when stored. Loops run
- * params in spec order and elements 0..n−1. There is no hidden float64 state, so an optimizer
- * restored from saveState() continues bit-identically, and a run repeats bit-identically.
+ * Arithmetic convention (all optimizers, shared/kernels/step-kernels.wat): params, gradients and
+ * slots are float32 and every operation rounds to float32, as torch's float32 kernels do; the
+ * order of operations is fixed and nothing is fused, so the same inputs give the same bits on
+ * every machine. Scalar coefficients (bias corrections, 1 − β, the decay factor) are computed in
+ * float64 (integer powers by multiplication, pow.ts) and rounded to float32 once. There is no
+ * hidden state, so an optimizer restored from saveState() continues bit-identically.
  */
+import type { Arena, FlatVector } from '../../shared/kernels/index.js';
+import { paddedLength, sameLayout } from '../../shared/kernels/index.js';
 import { OptimizerConfigError, OptimizerStateError, ParamShapeError } from './errors.js';
 import type { Optimizer, OptimizerKind, OptimizerState, ParamSpec } from './types.js';
+
+/** Consecutive params with the same decay flag: one kernel call each. */
+export interface Segment {
+  /** Byte offset of the segment in a vector of the params' layout. */
+  byteOffset: number;
+  /** Values in the segment, padding included (a multiple of 4). */
+  count: number;
+  decay: boolean;
+}
 
 export abstract class SlotOptimizer implements Optimizer {
   /** Number of updates applied so far. */
   protected stepCount = 0;
-  protected readonly slots: Record<string, Float32Array[]> = {};
+  protected readonly slots: Record<string, FlatVector> = {};
+  protected readonly segments: Segment[];
+  protected readonly sizes: number[];
 
   constructor(
     readonly kind: OptimizerKind,
     protected readonly specs: readonly ParamSpec[],
     slotNames: readonly string[],
+    protected readonly arena: Arena,
   ) {
     for (const s of specs) {
       if (!Number.isInteger(s.size) || s.size < 0) throw new ParamShapeError(`param '${s.name}' has size ${s.size}, expected an integer ≥ 0`);
     }
-    for (const slot of slotNames) this.slots[slot] = specs.map((s) => new Float32Array(s.size));
+    this.sizes = specs.map((s) => s.size);
+    for (const slot of slotNames) this.slots[slot] = arena.vector(this.sizes);
+    this.segments = decaySegments(specs);
   }
 
-  /** Updates applied so far (1 after the first update). */
   get step(): number {
     return this.stepCount;
   }
 
-  update(params: Float32Array[], grads: Float32Array[], lr: number): void {
-    checkUpdateArgs(this.specs, params, grads, lr);
+  update(params: FlatVector, grads: FlatVector, lr: number, gradScale = 1): void {
+    this.check(params, grads, lr, gradScale);
     this.stepCount += 1;
-    this.apply(params, grads, lr, this.stepCount);
+    for (const seg of this.segments) this.applySegment(params.ptr + seg.byteOffset, grads.ptr + seg.byteOffset, seg, lr, Math.fround(gradScale), this.stepCount);
   }
 
-  /** The update loop. `step` counts from 1 (the update being applied now). */
-  protected abstract apply(params: Float32Array[], grads: Float32Array[], lr: number, step: number): void;
+  /** One kernel call over a segment: `w`, `g` are byte offsets; slots are at the same offset in their vectors. */
+  protected abstract applySegment(w: number, g: number, seg: Segment, lr: number, scale: number, step: number): void;
+
+  /** Byte offset of slot `name` at the segment. */
+  protected slot(name: string, seg: Segment): number {
+    return this.slots[name]!.ptr + seg.byteOffset;
+  }
 
   saveState(): OptimizerState {
     const slots: Record<string, Float32Array[]> = {};
-    for (const [name, arrays] of Object.entries(this.slots)) slots[name] = arrays.map((a) => a.slice());
+    for (const [name, v] of Object.entries(this.slots)) slots[name] = v.parts.map((a) => a.slice());
     return { kind: this.kind, step: this.stepCount, slots };
   }
 
@@ -66,17 +89,31 @@ export abstract class SlotOptimizer implements Optimizer {
         }
       });
     }
-    for (const name of want) this.slots[name]!.forEach((dst, i) => dst.set(state.slots[name]![i]!));
+    for (const name of want) this.slots[name]!.setParts(state.slots[name]!);
     this.stepCount = state.step;
+  }
+
+  private check(params: FlatVector, grads: FlatVector, lr: number, gradScale: number): void {
+    if (params.arena !== this.arena || grads.arena !== this.arena) throw new ParamShapeError('params and gradients must be vectors of the optimizer\'s arena');
+    if (!sameLayout(params.sizes, this.sizes)) throw new ParamShapeError(`params hold tensors of [${params.sizes.join(', ')}] values, the optimizer's params [${this.sizes.join(', ')}]`);
+    if (!sameLayout(grads.sizes.slice(0, this.sizes.length), this.sizes)) {
+      throw new ParamShapeError(`gradients hold tensors of [${grads.sizes.join(', ')}] values; the optimizer's params need [${this.sizes.join(', ')}] first`);
+    }
+    if (!Number.isFinite(lr) || lr < 0) throw new OptimizerConfigError('lr', lr, 'must be finite and ≥ 0');
+    if (!(Number.isFinite(gradScale) && gradScale > 0)) throw new OptimizerConfigError('gradScale', gradScale, 'must be finite and > 0');
   }
 }
 
-function checkUpdateArgs(specs: readonly ParamSpec[], params: Float32Array[], grads: Float32Array[], lr: number): void {
-  if (params.length !== specs.length) throw new ParamShapeError(`update got ${params.length} params, the optimizer has ${specs.length}`);
-  if (grads.length !== specs.length) throw new ParamShapeError(`update got ${grads.length} gradients, the optimizer has ${specs.length} params`);
-  specs.forEach((s, i) => {
-    if (params[i]!.length !== s.size) throw new ParamShapeError(`param '${s.name}' has ${params[i]!.length} values, its spec says ${s.size}`);
-    if (grads[i]!.length !== s.size) throw new ParamShapeError(`gradient of '${s.name}' has ${grads[i]!.length} values, its spec says ${s.size}`);
-  });
-  if (!Number.isFinite(lr) || lr < 0) throw new OptimizerConfigError('lr', lr, 'must be finite and ≥ 0');
+/** Params grouped into runs of the same decay flag, at their offsets in the padded layout. */
+function decaySegments(specs: readonly ParamSpec[]): Segment[] {
+  const out: Segment[] = [];
+  let offset = 0;
+  for (const s of specs) {
+    const count = paddedLength(s.size);
+    const last = out.at(-1);
+    if (last && last.decay === s.decay) last.count += count;
+    else out.push({ byteOffset: offset * 4, count, decay: s.decay });
+    offset += count;
+  }
+  return out.filter((seg) => seg.count > 0);
 }

@@ -5,34 +5,25 @@
  *   W ← W − ε·v
  * v starts at 0, so the first update is v = g (torch's "buf = g" on step 1).
  */
-import { SlotOptimizer } from './base.js';
+import type { Arena } from '../../shared/kernels/index.js';
+import { SlotOptimizer, type Segment } from './base.js';
 import type { ResolvedOptimizerConfig } from './config.js';
-import { penalizedGradient, penaltyFor } from './regularize.js';
+import { penaltyFor } from './regularize.js';
 import type { ParamSpec } from './types.js';
 
 export class Momentum extends SlotOptimizer {
   constructor(
-    private readonly cfg: ResolvedOptimizerConfig,
+    protected readonly cfg: ResolvedOptimizerConfig,
     specs: readonly ParamSpec[],
+    arena: Arena,
+    kind: 'momentum' | 'nesterov' = 'momentum',
   ) {
-    super('momentum', specs, ['velocity']);
+    super(kind, specs, ['velocity'], arena);
   }
 
-  protected apply(params: Float32Array[], grads: Float32Array[], lr: number): void {
-    const mu = this.cfg.momentum;
-    const velocity = this.slots['velocity']!;
-    this.specs.forEach((spec, p) => {
-      const w = params[p]!;
-      const g = grads[p]!;
-      const v = velocity[p]!;
-      const pen = penaltyFor(spec, this.cfg.weightDecay, this.cfg.l1);
-      for (let i = 0; i < w.length; i++) {
-        const gi = penalizedGradient(g[i]!, w[i]!, pen);
-        // Round v to float32 before using it, as the stored slot is what a restore sees.
-        const vi = Math.fround(mu * v[i]! + gi);
-        v[i] = vi;
-        w[i] = w[i]! - lr * vi;
-      }
-    });
+  protected applySegment(w: number, g: number, seg: Segment, lr: number, scale: number): void {
+    const pen = penaltyFor(seg.decay, this.cfg.weightDecay, this.cfg.l1);
+    const nesterov = this.kind === 'nesterov' ? 1 : 0;
+    this.arena.kernels.momentum(w, g, this.slot('velocity', seg), seg.count, Math.fround(lr), Math.fround(this.cfg.momentum), scale, pen.l2, pen.l1, nesterov);
   }
 }

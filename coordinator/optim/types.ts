@@ -1,4 +1,5 @@
 /** The contract of the optimizer math (coordinator side). */
+import type { FlatVector } from '../../shared/kernels/index.js';
 
 export interface ParamSpec {
   name: string;
@@ -27,9 +28,18 @@ export interface OptimizerConfig {
 }
 
 export interface Optimizer {
-  /** Updates params in place from the (already aggregated, clipped) mean gradients, at learning rate lr. */
-  update(params: Float32Array[], grads: Float32Array[], lr: number): void;
-  /** Everything needed to continue bit-identically (moments, step count). */
+  readonly kind: OptimizerKind;
+  /** Updates applied so far (1 after the first update). */
+  readonly step: number;
+  /**
+   * Updates `params` in place from the step's gradient, at learning rate lr. Both are vectors of
+   * the optimizer's arena; `grads` holds the params' gradients first (it may hold more tensors
+   * after them, the weighted buffer states). The optimizer applies grads·gradScale, rounded to
+   * float32: gradScale carries the mean's 1/divisor and the global-norm clip factor
+   * (aggregate/reduce-step.ts); 1 when `grads` already is the clipped mean.
+   */
+  update(params: FlatVector, grads: FlatVector, lr: number, gradScale?: number): void;
+  /** Everything needed to continue bit-identically (moments, step count), as copies. */
   saveState(): OptimizerState;
   loadState(state: OptimizerState): void;
 }

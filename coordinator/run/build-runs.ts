@@ -12,6 +12,7 @@ import type { Logger } from '../../shared/log.js';
 import { encodeModel } from '../../shared/onnx/model.js';
 import { exportInference } from '../../shared/autodiff/export.js';
 import type { LoadedJob } from '../job/load.js';
+import type { Arena } from '../../shared/kernels/index.js';
 import { TrainingRun, type RunSetup } from './training-run.js';
 import { RunDirectory } from './outputs.js';
 import { planMembers } from './ensemble-plan.js';
@@ -21,6 +22,8 @@ import { initialValuesDrawer } from './ensemble-init.js';
 
 export interface RunContext {
   out: RunDirectory;
+  /** The coordinator's arena: every run's parameters, optimizer state and gradient pieces. */
+  arena: Arena;
   log: Logger;
   /** Worker registrations so far, for summary.json. */
   workers: () => { registrations: number; connected: number };
@@ -109,9 +112,10 @@ export function buildEnsemble(job: LoadedJob, ctx: RunContext): Ensemble {
 }
 
 /** What every run of a job shares. */
-function runBasics(job: LoadedJob, ctx: RunContext): Pick<RunSetup, 'job' | 'params' | 'buffers' | 'validationIndices' | 'testIndices' | 'log' | 'now' | 'exportModel'> {
+function runBasics(job: LoadedJob, ctx: RunContext): Pick<RunSetup, 'job' | 'arena' | 'params' | 'buffers' | 'validationIndices' | 'testIndices' | 'log' | 'now' | 'exportModel'> {
   return {
     job: job.config,
+    arena: ctx.arena,
     params: job.training.params,
     buffers: job.training.buffers,
     validationIndices: job.validationIndices,

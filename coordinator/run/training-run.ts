@@ -2,7 +2,8 @@
  * One model's training: parameters, optimizer state, step counter, epoch plan, evaluation and
  * early stopping. It turns phase results into the next phase (a PhaseOwner for the Scheduler)
  * and owns every decision that makes results reproducible: the epoch permutation, micro-batch
- * boundaries, the summation order (micro-batch index order), clipping and the optimizer.
+ * boundaries, the summation order (the reduction tree over micro-batch indices, whoever computed
+ * which part), clipping and the optimizer.
  * Several TrainingRuns can share one Scheduler (bagging members, search trials).
  */
 import { readFileSync } from 'node:fs';
@@ -10,11 +11,13 @@ import { relative } from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import type { ParamInfo, BufferInfo } from '../../shared/autodiff/compile-types.js';
 import type { JobConfig } from '../job/schema.js';
-import type { PhaseOwner } from '../dispatch/scheduler.js';
-import type { TaskResult, TaskSpec, EvalSplit } from './task.js';
+import { sampleCount, type PhaseSpec, type TaskResult, type TaskSpec, type EvalSplit } from './task.js';
 import { createOptimizer, lrSchedule, type Optimizer, type OptimizerState, type LrScheduleConfig } from '../optim/index.js';
 import { planEpoch, type EpochPlan } from '../plan/index.js';
-import { OrderedSum, reduceStep, meanDivisor, headMeans } from '../aggregate/index.js';
+import { reduceGradient, meanDivisor, headMeans, averageBuffers } from '../aggregate/index.js';
+import type { Arena, FlatVector } from '../../shared/kernels/index.js';
+import { TreeSum } from '../../shared/reduction/index.js';
+import type { LeafStats } from '../../shared/engine/leaf.js';
 import { maskSeed } from '../../shared/engine/dropout-masks.js';
 import { decideEarlyStop, initialEarlyStopping, type EarlyStoppingState } from './early-stopping.js';
 import type { RunDirectory, StepMetrics } from './outputs.js';
@@ -27,6 +30,11 @@ export interface RunSetup {
   id: number;
   name: string;
   job: JobConfig;
+  /**
+   * Where the run's parameters, optimizer state and the step's gradient pieces live (one arena
+   * for all runs of a coordinator: the dispatcher decodes results into it).
+   */
+  arena: Arena;
   params: readonly ParamInfo[];
   buffers: readonly BufferInfo[];
   /** Dataset indices this run trains on (a bootstrap sample for bagging members). */
@@ -63,10 +71,11 @@ type NextPhase = 'train' | 'validation' | 'finish';
 const EMPTY = new Uint32Array(0);
 const DEFAULT_NO_DECAY = (p: ParamInfo) => p.kind !== 'weight';
 
-export class TrainingRun implements PhaseOwner {
+export class TrainingRun {
   readonly id: number;
   readonly name: string;
-  params: Float32Array[];
+  /** The parameters, in the arena (the optimizer updates them in place). */
+  private readonly weights: FlatVector;
   buffers: Float32Array[];
   /** Incremented whenever params or buffers change; tasks name the version they need. */
   version = 0;
@@ -106,13 +115,19 @@ export class TrainingRun implements PhaseOwner {
   private readonly totalSteps: number;
   /** Positions (into trainIndices) of the current train phase's micro-batches, for the epoch counts. */
   private phasePositions: Uint32Array[] = [];
+  /** The current train phase's gradient, added up over the reduction tree as results arrive. */
+  private stepSum: { phase: string; sum: TreeSum } | undefined;
+  /** Tensor sizes of a gradient piece: the params' gradients, then the buffers' weighted states. */
+  readonly pieceSizes: readonly number[];
 
   constructor(private readonly s: RunSetup) {
     this.id = s.id;
     this.name = s.name;
     const job = s.job;
-    this.params = s.params.map((p) => Float32Array.from(p.init));
+    this.weights = s.arena.vector(s.params.map((p) => p.init.length));
+    this.weights.setParts(s.params.map((p) => p.init));
     this.buffers = s.buffers.map((b) => Float32Array.from(b.init));
+    this.pieceSizes = [...s.params.map((p) => p.init.length), ...s.buffers.map((b) => b.init.length)];
     const noDecay = job.optimizer.no_decay ? new RegExp(job.optimizer.no_decay) : undefined;
     this.optimizer = createOptimizer(
       {
@@ -129,6 +144,7 @@ export class TrainingRun implements PhaseOwner {
         size: p.init.length,
         decay: noDecay ? !noDecay.test(p.name) : job.optimizer.decay_biases ? p.kind !== 'norm' : !DEFAULT_NO_DECAY(p),
       })),
+      s.arena,
     );
     const stepsPerEpoch = Math.ceil(s.trainIndices.length / job.batch.global);
     this.totalSteps = job.max_steps ?? stepsPerEpoch * job.epochs;
@@ -149,11 +165,16 @@ export class TrainingRun implements PhaseOwner {
     return this.s.out.path('checkpoints');
   }
 
-  currentParams(): { version: number; params: Float32Array[]; buffers: Float32Array[] } {
-    return { version: this.version, params: this.params, buffers: this.buffers };
+  /** The parameters (views into the arena: they change with every step). */
+  get params(): Float32Array[] {
+    return this.weights.parts;
   }
 
-  firstPhase(): TaskSpec[] {
+  currentParams(): { version: number; params: Float32Array[]; buffers: Float32Array[] } {
+    return { version: this.version, params: this.weights.parts, buffers: this.buffers };
+  }
+
+  firstPhase(): PhaseSpec | null {
     // A coordinator that died before this run's first checkpoint left records that the run,
     // starting from the beginning again, writes anew.
     const rewound = rewindMetricsFile(this.s.out.metricsPath, writtenBeforeStart(this.name));
@@ -182,88 +203,101 @@ export class TrainingRun implements PhaseOwner {
     return planEpoch(this.s.trainIndices.length, job.batch.global, job.batch.micro, this.s.seed, epoch);
   }
 
-  private trainPhase(): TaskSpec[] {
+  private trainPhase(): PhaseSpec {
     const step = this.plan.steps[this.stepInEpoch]!;
     this.phaseStarted = this.s.now();
     this.phasePositions = step.microbatches.map((mb) => this.plan.order.subarray(mb.start, mb.end));
-    return step.microbatches.map((mb, index) => ({
+    const name = `train:${this.globalStep}`;
+    this.stepSum?.sum.dispose();
+    this.stepSum = { phase: name, sum: new TreeSum(step.microbatches.length, this.s.arena, this.pieceSizes) };
+    return {
       runId: this.id,
-      phase: `train:${this.globalStep}`,
-      kind: 'train' as const,
+      name,
+      kind: 'train',
       step: this.version,
-      index,
-      indices: this.plan.order.subarray(mb.start, mb.end).map((pos) => this.s.trainIndices[pos]!),
-      maskSeed: maskSeed(this.s.seed, this.globalStep, index),
-    }));
+      leaves: this.phasePositions.map((positions, index) => ({ indices: positions.map((pos) => this.s.trainIndices[pos]!), maskSeed: maskSeed(this.s.seed, this.globalStep, index) })),
+    };
   }
 
-  private evalPhase(split: EvalSplit): TaskSpec[] {
+  private evalPhase(split: EvalSplit): PhaseSpec {
     const indices = split === 'test' ? this.s.testIndices : split === 'oob' ? this.outOfBagIndices() : this.s.validationIndices;
     const shard = this.s.job.eval.batch;
-    const tasks: TaskSpec[] = [];
-    for (let start = 0, index = 0; start < indices.length; start += shard, index++)
-      tasks.push({
-        runId: this.id,
-        phase: `eval:${split}:${this.globalStep}:${this.version}`,
-        kind: 'eval',
-        step: this.version,
-        index,
-        indices: indices.subarray(start, Math.min(indices.length, start + shard)),
-        maskSeed: 0,
-        split,
-      });
+    const leaves: PhaseSpec['leaves'] = [];
+    for (let start = 0; start < indices.length; start += shard) leaves.push({ indices: indices.subarray(start, Math.min(indices.length, start + shard)), maskSeed: 0 });
     this.phaseStarted = this.s.now();
-    return tasks;
+    return { runId: this.id, name: `eval:${split}:${this.globalStep}:${this.version}`, kind: 'eval', step: this.version, leaves, split };
   }
 
-  completePhase(phase: string, results: TaskResult[]): TaskSpec[] {
-    if (phase.startsWith('train:')) return this.afterTrainStep(results);
+  /**
+   * A task's result was accepted: its gradient piece goes into the step's sum at once (the
+   * vector is the run's from now on, and released once added).
+   */
+  taskDone(phase: string, task: TaskSpec, result: TaskResult): void {
+    if (!result.vector) return;
+    const vector = result.vector;
+    result.vector = undefined;
+    if (this.stepSum?.phase !== phase) {
+      this.s.arena.release(vector);
+      throw new Error(`run ${this.name}: a gradient for phase ${phase} arrived during ${this.stepSum?.phase ?? 'no train phase'}`);
+    }
+    this.stepSum.sum.add(task.node, vector);
+  }
+
+  completePhase(phase: string, results: TaskResult[]): PhaseSpec | null {
+    const leaves = results.flatMap((r) => r.leaves);
+    if (phase.startsWith('train:')) return this.afterTrainStep(phase, leaves);
     const split = phase.split(':')[1] as EvalSplit;
-    return this.afterEval(split, sumEval(results));
+    return this.afterEval(split, sumEval(leaves));
   }
 
-  private afterTrainStep(results: TaskResult[]): TaskSpec[] {
+  private afterTrainStep(phase: string, leaves: LeafStats[]): PhaseSpec | null {
     const job = this.s.job;
-    const count = results.reduce((a, r) => a + r.count, 0);
-    const planned = this.phasePositions.reduce((a, p) => a + p.length, 0);
+    const count = leaves.reduce((a, r) => a + r.count, 0);
+    const planned = sampleCount(this.phasePositions.map((indices) => ({ indices })));
     if (count !== planned) throw new Error(`step ${this.globalStep + 1}: workers reported ${count} samples, the plan holds ${planned}`);
-    for (const positions of this.phasePositions) for (const pos of positions) this.epochCounts[pos]!++;
-    const sum = new OrderedSum(this.params.map((p) => p.length), results.length, this.s.params.map((p) => p.name));
-    results.forEach((r, i) => sum.add(i, r.grads!));
-    // PyTorch's mean over the whole step: sums divided by the summed loss normalizer (the sample
-    // count for cross-entropy; elements for mse/bce; Σ class weights), see aggregate/divisor.ts.
-    const divisor = meanDivisor(results);
-    const reduced = reduceStep(sum, divisor, { maxNorm: job.clip.max_norm, value: job.clip.value });
-    const lossMean = results.reduce((a, r) => a + r.loss, 0) / divisor;
-    const lr = this.lr(this.globalStep);
-    const elapsed = Math.max(1e-6, (this.s.now() - this.phaseStarted) / 1000);
-    const base = { type: 'step' as const, run: this.name, step: this.globalStep + 1, epoch: this.epoch, loss: lossMean, lr, samples: count, samples_per_s: count / elapsed, time: Date.now() };
-    if (!reduced.ok) {
-      this.consecutiveSkips++;
-      this.skipped++;
-      const where = reduced.nonFinite.map((b) => ({ microbatch: b.microbatch ?? null, param: this.s.params[b.param]?.name, element: b.element, value: String(b.value) }));
-      this.s.log.warn({ run: this.name, step: this.globalStep + 1, nonFinite: where }, 'non-finite aggregated gradient: step skipped, parameters untouched');
-      this.s.out.metric({ ...base, grad_norm: null, grad_norm_clipped: null, skipped: true, non_finite: where });
-      if (this.consecutiveSkips >= job.max_consecutive_skips) {
-        this.globalStep++;
-        this.stage = 'failed';
-        this.endedMs = this.elapsedMs();
-        this.stopReason = `${this.consecutiveSkips} consecutive steps had non-finite gradients (last: ${JSON.stringify(where[0])}); stopping`;
-        this.s.log.error({ run: this.name }, this.stopReason);
-        this.writeSummary();
-        // A final checkpoint records the run as over: started again, the coordinator reports the
-        // failure instead of repeating the steps since the last periodic checkpoint.
-        this.saveCheckpoint();
-        this.s.onFinished?.(this);
-        return [];
+    if (this.stepSum?.phase !== phase || !this.stepSum.sum.complete) throw new Error(`step ${this.globalStep + 1}: the phase ended before its gradient was complete`);
+    const sum = this.stepSum.sum.take();
+    this.stepSum = undefined;
+    try {
+      for (const positions of this.phasePositions) for (const pos of positions) this.epochCounts[pos]!++;
+      // PyTorch's mean over the whole step: sums divided by the summed loss normalizer (the sample
+      // count for cross-entropy; elements for mse/bce; Σ class weights), see aggregate/divisor.ts.
+      const divisor = meanDivisor(leaves.map((l) => ({ count: l.count, normalizers: l.headNormalizers })));
+      const culprits = leaves.flatMap((l, microbatch) => (l.nonFinite ? [{ microbatch, ...l.nonFinite }] : []));
+      const reduced = culprits.length > 0 ? ({ ok: false, nonFinite: culprits } as const) : reduceGradient(sum, this.s.params.length, divisor, { maxNorm: job.clip.max_norm, value: job.clip.value });
+      const lossMean = leaves.reduce((a, r) => a + r.loss, 0) / divisor;
+      const lr = this.lr(this.globalStep);
+      const elapsed = Math.max(1e-6, (this.s.now() - this.phaseStarted) / 1000);
+      const base = { type: 'step' as const, run: this.name, step: this.globalStep + 1, epoch: this.epoch, loss: lossMean, lr, samples: count, samples_per_s: count / elapsed, time: Date.now() };
+      if (!reduced.ok) {
+        this.consecutiveSkips++;
+        this.skipped++;
+        const where = reduced.nonFinite.map((b) => ({ microbatch: b.microbatch ?? null, param: this.s.params[b.param]?.name, element: b.element, value: String(b.value) }));
+        this.s.log.warn({ run: this.name, step: this.globalStep + 1, nonFinite: where }, 'non-finite aggregated gradient: step skipped, parameters untouched');
+        this.s.out.metric({ ...base, grad_norm: null, grad_norm_clipped: null, skipped: true, non_finite: where });
+        if (this.consecutiveSkips >= job.max_consecutive_skips) {
+          this.globalStep++;
+          this.stage = 'failed';
+          this.endedMs = this.elapsedMs();
+          this.stopReason = `${this.consecutiveSkips} consecutive steps had non-finite gradients (last: ${JSON.stringify(where[0])}); stopping`;
+          this.s.log.error({ run: this.name }, this.stopReason);
+          this.writeSummary();
+          // A final checkpoint records the run as over: started again, the coordinator reports the
+          // failure instead of repeating the steps since the last periodic checkpoint.
+          this.saveCheckpoint();
+          this.s.onFinished?.(this);
+          return null;
+        }
+      } else {
+        this.consecutiveSkips = 0;
+        this.optimizer.update(this.weights, sum, lr, reduced.gradScale);
+        averageBuffers(this.buffers, sum.parts.slice(this.s.params.length), count);
+        this.version++;
+        const line: StepMetrics = { ...base, grad_norm: reduced.preClipNorm, grad_norm_clipped: reduced.postClipNorm };
+        this.s.out.metric(line);
       }
-    } else {
-      this.consecutiveSkips = 0;
-      this.optimizer.update(this.params, reduced.grads, lr);
-      this.updateBuffers(results, count);
-      this.version++;
-      const line: StepMetrics = { ...base, grad_norm: reduced.preClipNorm, grad_norm_clipped: reduced.postClipNorm };
-      this.s.out.metric(line);
+    } finally {
+      this.s.arena.release(sum);
     }
     this.globalStep++;
     this.stepInEpoch++;
@@ -277,17 +311,17 @@ export class TrainingRun implements PhaseOwner {
     return this.continueWith(this.next);
   }
 
-  private continueWith(next: NextPhase): TaskSpec[] {
+  private continueWith(next: NextPhase): PhaseSpec | null {
     if (next === 'validation') return this.evalPhase('validation');
     if (next === 'finish') return this.finish(`completed ${this.globalStep} steps (${this.epoch} epochs)`);
     return this.trainPhase();
   }
 
   /** The phase to run after restore(): the one that was next when the checkpoint was written. */
-  resumePhase(): TaskSpec[] {
+  resumePhase(): PhaseSpec | null {
     if (this.done) {
       this.s.onFinished?.(this);
-      return [];
+      return null;
     }
     if (this.stage === 'final') return this.finalEvaluation();
     return this.continueWith(this.next);
@@ -307,19 +341,7 @@ export class TrainingRun implements PhaseOwner {
     this.plan = this.planFor(this.epoch);
   }
 
-  /** Buffers (batch-norm running stats) become the count-weighted mean of the micro-batches' updates, in index order. */
-  private updateBuffers(results: TaskResult[], count: number): void {
-    this.buffers.forEach((buf, k) => {
-      const acc = new Float64Array(buf.length);
-      for (const r of results) {
-        const st = r.state![k]!;
-        for (let i = 0; i < acc.length; i++) acc[i]! += r.count * st[i]!;
-      }
-      for (let i = 0; i < buf.length; i++) buf[i] = acc[i]! / count;
-    });
-  }
-
-  private afterEval(split: EvalSplit, sums: EvalSums): TaskSpec[] {
+  private afterEval(split: EvalSplit, sums: EvalSums): PhaseSpec | null {
     const job = this.s.job;
     // The epoch the evaluated weights were trained in (steps count epochs from 0 too).
     const epoch = this.stepInEpoch === 0 && this.globalStep > 0 ? this.epoch - 1 : this.epoch;
@@ -341,7 +363,7 @@ export class TrainingRun implements PhaseOwner {
       const d = decideEarlyStop(es, this.es, value, this.globalStep);
       this.es = d.state;
       if (d.improved) this.bestValidation = sums;
-      if (d.improved && es.restore_best) this.best = { params: this.params.map((p) => Float32Array.from(p)), buffers: this.buffers.map((b) => Float32Array.from(b)), step: this.globalStep };
+      if (d.improved && es.restore_best) this.best = { params: this.weights.parts.map((p) => Float32Array.from(p)), buffers: this.buffers.map((b) => Float32Array.from(b)), step: this.globalStep };
       if (d.stop) return this.finish(d.reason!);
     }
     if (this.globalStep >= this.totalSteps) return this.finish(`completed ${this.globalStep} steps (${this.epoch} epochs)`);
@@ -351,12 +373,12 @@ export class TrainingRun implements PhaseOwner {
   }
 
   /** Ends training: restores the best weights if asked, then evaluates the test split. */
-  private finish(reason: string): TaskSpec[] {
+  private finish(reason: string): PhaseSpec | null {
     this.stopReason = reason;
     this.s.log.info({ run: this.name, step: this.globalStep }, reason);
     const es = this.s.job.early_stopping;
     if (es?.restore_best && this.best && this.best.step !== this.globalStep) {
-      this.params = this.best.params;
+      this.weights.setParts(this.best.params);
       this.buffers = this.best.buffers;
       this.version++;
       this.restoredBest = true;
@@ -367,7 +389,7 @@ export class TrainingRun implements PhaseOwner {
   }
 
   /** Training is over: the out-of-bag split (bagging members) is scored first, then the test split. */
-  private finalEvaluation(): TaskSpec[] {
+  private finalEvaluation(): PhaseSpec | null {
     if (this.outOfBag === null && this.outOfBagIndices().length > 0) return this.evalPhase('oob');
     if (this.s.testIndices.length > 0) return this.evalPhase('test');
     return this.complete();
@@ -382,7 +404,7 @@ export class TrainingRun implements PhaseOwner {
    * checkpoint last: a coordinator killed before it resumes the run from an earlier checkpoint
    * and writes the others again, while one that finds the final checkpoint finds them written.
    */
-  private complete(): TaskSpec[] {
+  private complete(): PhaseSpec | null {
     this.stage = 'done';
     this.endedMs = this.elapsedMs();
     if (this.s.exportModel) {
@@ -392,7 +414,7 @@ export class TrainingRun implements PhaseOwner {
     this.writeSummary();
     this.saveCheckpoint();
     this.s.onFinished?.(this);
-    return [];
+    return null;
   }
 
   summary(): RunSummary {
@@ -468,7 +490,7 @@ export class TrainingRun implements PhaseOwner {
     if (m.counts.params !== this.params.length || m.counts.buffers !== this.buffers.length) throw new Error(`checkpoint of run '${m.run}' does not fit this job's model (${m.counts.params} params, ${m.counts.buffers} buffers)`);
     let k = 0;
     const take = (n: number) => c.tensors.slice(k, (k += n));
-    this.params = take(this.params.length);
+    this.weights.setParts(take(this.params.length));
     this.buffers = take(this.buffers.length);
     const slots: Record<string, Float32Array[]> = {};
     for (const s of m.optimizer.slots) slots[s.name] = take(s.count);
@@ -543,19 +565,20 @@ export class TrainingRun implements PhaseOwner {
   }
 }
 
-function sumEval(results: TaskResult[]): EvalSums {
+function sumEval(leaves: LeafStats[]): EvalSums {
   // Exact sums in shard order (float64), then divided once.
   let loss = 0;
   let correct = 0;
   let count = 0;
   let hasCorrect = true;
-  for (const r of results) {
+  for (const r of leaves) {
     loss += r.loss;
     count += r.count;
     if (r.correct === undefined) hasCorrect = false;
     else correct += r.correct;
   }
-  return { loss: loss / meanDivisor(results), accuracy: hasCorrect ? correct / count : null, count, headLosses: headMeans(results) };
+  const parts = leaves.map((l) => ({ count: l.count, normalizers: l.headNormalizers, headLosses: l.headLosses }));
+  return { loss: loss / meanDivisor(parts), accuracy: hasCorrect ? correct / count : null, count, headLosses: headMeans(parts) };
 }
 
 function scheduleConfig(job: JobConfig, totalSteps: number): LrScheduleConfig {

@@ -56,6 +56,8 @@ export interface JobMetadata {
   threads: number;
   /** Payload bound of a tensor chunk in bytes. */
   chunkBytes: number;
+  /** Micro-batches in a training step: a task is at most this many (workers size their memory by it). */
+  microbatchesPerStep: number;
   train: TrainingGraphMeta;
   eval: EvalGraphMeta;
   dataset: DatasetMeta;

@@ -62,8 +62,13 @@ export class TensorAssembler {
     private readonly expected: readonly ExpectedTensor[],
     /** What the stream is, for messages: "result for task 0/train:3/1", "parameters of run 0". */
     private readonly what: string,
+    /** Where to decode the tensors (exact lengths); fresh arrays when not given. */
+    into?: readonly Float32Array[],
   ) {
-    this.assembler = new ChunkAssembler(expected.map((e) => e.length));
+    this.assembler = new ChunkAssembler(
+      expected.map((e) => e.length),
+      into,
+    );
     this.filled = expected.map(() => 0);
   }
 

@@ -3,7 +3,6 @@
  * (seed, step, micro-batch) and never on which worker ran it or how often its session ran.
  * Integer draws only: identical on every machine.
  */
-import { Rng } from '../random.js';
 import type { DropoutMaskSpec } from '../autodiff/compile-types.js';
 
 /** 32-bit mix of the integers that identify one micro-batch's masks (FNV-1a over their words). */
@@ -26,18 +25,43 @@ export function maskSeed(...keys: number[]): number {
 
 const RESOLUTION = 1 << 24;
 
+/** The bits of 1.0f: masks are written as integers (a float store per element cost more). */
+const ONE_BITS = 0x3f800000;
+
+/**
+ * Element i of mask k keeps its value unless the top 24 bits of murmur3's finalizer over a Weyl
+ * sequence seeded with maskSeed(seed, k) (splitmix32's construction) fall below ratio·2^24. Each
+ * element depends on (seed, k, i) only, in a few integer operations (pure-rand's generator
+ * objects cost more than the graph run itself), identical on every engine.
+ */
+function fillMask(out: Uint32Array, base: number, threshold: number): void {
+  let x = base;
+  for (let i = 0; i < out.length; i++) {
+    x = (x + 0x9e3779b9) | 0;
+    let h = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    h ^= h >>> 16;
+    out[i] = h >>> 8 < threshold ? 0 : ONE_BITS;
+  }
+}
+
 /**
  * One 0/1 float mask per spec, with the batch dimension (the first symbolic dim) set to `count`.
- * An element is dropped with probability `ratio`.
+ * An element is dropped with probability `ratio`. With `reuse`, masks are written into those
+ * arrays when they are large enough (a runner keeps them from step to step) and returned as views.
  */
-export function makeMasks(specs: readonly DropoutMaskSpec[], count: number, seed: number): { data: Float32Array; dims: number[] }[] {
+export function makeMasks(specs: readonly DropoutMaskSpec[], count: number, seed: number, reuse?: Float32Array[]): { data: Float32Array; dims: number[] }[] {
   return specs.map((spec, k) => {
     const dims = spec.shape.map((d) => (typeof d === 'number' ? d : count));
     const n = dims.reduce((a, b) => a * b, 1);
-    const rng = Rng.seeded(maskSeed(seed, k));
+    const base = maskSeed(seed, k);
     const threshold = Math.round(spec.ratio * RESOLUTION);
-    const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = rng.int(0, RESOLUTION - 1) < threshold ? 0 : 1;
+    let data: Float32Array;
+    if (reuse) {
+      if ((reuse[k]?.length ?? -1) < n) reuse[k] = new Float32Array(n);
+      data = reuse[k]!.subarray(0, n);
+    } else data = new Float32Array(n);
+    fillMask(new Uint32Array(data.buffer, data.byteOffset, n), base, threshold);
     return { data, dims };
   });
 }

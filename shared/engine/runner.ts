@@ -63,6 +63,8 @@ function scalar(v: ort.Tensor | undefined): number | undefined {
 export class TrainingRunner {
   private paramFeeds: Record<string, ort.Tensor> = {};
   private bufferFeeds: Record<string, ort.Tensor> = {};
+  /** Dropout masks, rewritten in place every step (an allocation of this size costs more than filling it). */
+  private readonly masks: Float32Array[] = [];
 
   private constructor(
     readonly graph: TrainingGraph,
@@ -93,18 +95,35 @@ export class TrainingRunner {
     this.graph.buffers.forEach((b, i) => (this.bufferFeeds[b.name] = tensorFor(values[i]!, b.shape)));
   }
 
-  /** One forward+backward pass over a batch. `maskSeed` fixes the dropout masks of this batch. */
-  async step(batch: Batch, maskSeed: number): Promise<StepResult> {
+  /**
+   * One forward+backward pass over a batch. `maskSeed` fixes the dropout masks of this batch.
+   * With `gradsInto` (one array per graph.params entry, exact lengths, not backed by a
+   * SharedArrayBuffer), onnxruntime writes the gradients straight into those arrays and
+   * `grads` returns them: no per-step allocation of parameter-sized outputs.
+   */
+  async step(batch: Batch, maskSeed: number, gradsInto?: readonly Float32Array[]): Promise<StepResult> {
     const g = this.graph;
     const feeds: Record<string, ort.Tensor> = { ...dataFeeds(g.inputs, g.labels, batch), ...this.paramFeeds, ...this.bufferFeeds };
-    makeMasks(g.dropoutMasks, batch.count, maskSeed).forEach((m, k) => (feeds[g.dropoutMasks[k]!.name] = tensorFor(m.data, m.dims)));
-    const out = await this.session.run(feeds);
+    makeMasks(g.dropoutMasks, batch.count, maskSeed, this.masks).forEach((m, k) => (feeds[g.dropoutMasks[k]!.name] = tensorFor(m.data, m.dims)));
+    let out: ort.InferenceSession.OnnxValueMapType;
+    if (gradsInto) {
+      if (gradsInto.length !== g.params.length) throw new Error(`gradsInto holds ${gradsInto.length} arrays, the graph has ${g.params.length} params`);
+      // Every output is named, so that the ones not pre-allocated are still computed and returned.
+      const fetches: Record<string, ort.Tensor | null> = Object.fromEntries(this.session.outputNames.map((name) => [name, null]));
+      g.params.forEach((p, i) => {
+        if (gradsInto[i]!.length !== p.init.length) throw new Error(`gradsInto[${i}] holds ${gradsInto[i]!.length} values, the gradient of '${p.name}' has ${p.init.length}`);
+        fetches[p.grad] = tensorFor(gradsInto[i]!, p.shape);
+      });
+      out = await this.session.run(feeds, fetches as ort.InferenceSession.FetchesType);
+    } else {
+      out = await this.session.run(feeds);
+    }
     const f32 = (name: string) => out[name]!.data as Float32Array;
     return {
       loss: scalar(out[g.outputs.loss])!,
       headLosses: g.outputs.headLosses.map((h) => scalar(out[h])!),
       headNormalizers: g.outputs.headNormalizers.map((h) => scalar(out[h])!),
-      grads: g.params.map((p) => f32(p.grad)),
+      grads: gradsInto ? [...gradsInto] : g.params.map((p) => f32(p.grad)),
       state: g.buffers.map((b) => f32(b.updated)),
       correct: g.outputs.correct ? scalar(out[g.outputs.correct]) : undefined,
       inputGrads: g.outputs.inputGrads.map(f32),

@@ -39,3 +39,22 @@ function alignedView<T>(bytes: Uint8Array, size: number, make: (buffer: ArrayBuf
   copy.set(bytes);
   return make(copy.buffer, 0, bytes.byteLength / size);
 }
+
+/** Reused by copyBytes; grows to the largest chunk seen. */
+let staging = new Uint8Array(0);
+
+/**
+ * Copies `src` into `dst` (same length). V8 copies into a SharedArrayBuffer (the coordinator's
+ * arena, a worker's weight slots) element by element when the two offsets are not equally
+ * aligned, about 17× slower than memmove; such a copy goes through an aligned staging buffer.
+ */
+export function copyBytes(dst: Uint8Array, src: Uint8Array): void {
+  if (!(dst.buffer instanceof SharedArrayBuffer) || dst.byteOffset % 8 === src.byteOffset % 8) {
+    dst.set(src);
+    return;
+  }
+  if (staging.length < src.length) staging = new Uint8Array(src.length);
+  const aligned = staging.subarray(0, src.length);
+  aligned.set(src);
+  dst.set(aligned);
+}

@@ -78,8 +78,18 @@ export class ChunkAssembler {
   private readonly ranges: [number, number][][];
   private readonly filled: number[];
 
-  constructor(readonly lengths: readonly number[]) {
-    this.out = lengths.map((n) => new Float32Array(n));
+  /**
+   * @param into where to decode each tensor (exact lengths, e.g. the parts of an arena vector);
+   *   fresh arrays when not given
+   */
+  constructor(
+    readonly lengths: readonly number[],
+    into?: readonly Float32Array[],
+  ) {
+    if (into && (into.length !== lengths.length || into.some((a, i) => a.length !== lengths[i]))) {
+      throw new TensorFormatError(`decode targets hold [${into.map((a) => a.length).join(', ')}] values, the tensors [${lengths.join(', ')}]`);
+    }
+    this.out = into ? [...into] : lengths.map((n) => new Float32Array(n));
     this.ranges = lengths.map(() => []);
     this.filled = lengths.map(() => 0);
   }

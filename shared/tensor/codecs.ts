@@ -8,6 +8,7 @@
 import type { CodecName, TensorCodec } from './codec.js';
 import { CODEC_NAMES } from './codec.js';
 import { UnknownCodecError } from './errors.js';
+import { copyBytes } from './bytes.js';
 import { decodeFloat16BytesInto, encodeFloat16 } from './fp16.js';
 import { dequantizeInt8Into, quantizeInt8 } from './int8.js';
 
@@ -15,8 +16,8 @@ const none: TensorCodec = {
   name: 'none',
   bytesPerValue: 4,
   encode: (values) => ({ data: Buffer.from(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)), scale: 0 }),
-  // Copying bytes into the output's memory handles any input alignment without a second copy.
-  decodeInto: (data, _scale, out) => new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(data),
+  // Copying bytes into the output's memory handles any input alignment.
+  decodeInto: (data, _scale, out) => copyBytes(new Uint8Array(out.buffer, out.byteOffset, out.byteLength), data),
 };
 
 const fp16: TensorCodec = {

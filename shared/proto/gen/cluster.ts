@@ -30,8 +30,10 @@ export const protobufFileName = "cluster.proto";
 /**
  * The coordinator's service. Workers connect to it; it never connects to them.
  *
- * Keys: a unit of work is (job_id, run_id, step, microbatch); results carry it and the coordinator
+ * Keys: a unit of work is (job_id, run_id, phase, task index); results carry it and the coordinator
  * accepts the first result for a key and ignores the rest (idempotency, reassignment, backups).
+ * A training task is a node of the step's reduction tree (shared/reduction/tree.ts): a block of
+ * micro-batches whose gradients the worker adds over that tree itself, sending one vector.
  * Parameters carry a version (the run's step); tasks name the version they need.
  * Tensors travel as raw little-endian float32 bytes (or an fp16/int8 codec) in chunks, never as
  * repeated floats, so models far beyond gRPC's 4 MiB message limit work.
@@ -127,6 +129,12 @@ export interface ParamsRequest {
   version: number;
   /** "none" (default), "fp16", "int8" */
   codec: string;
+  /**
+   * How long the coordinator may hold the call while the run is one version short of `version`
+   * (a worker asks for the next step's parameters as it sends its result, and they stream the
+   * moment the step's update is done). 0: answer at once.
+   */
+  waitMs: number;
 }
 
 /**
@@ -150,18 +158,29 @@ export interface Task {
   jobId: string;
   runId: number;
   step: number;
+  /** the task's index in its phase (TRAIN: a node, EVAL: a shard) */
   microbatch: number;
   kind: TaskKind;
   paramVersion: number;
-  /** little-endian uint32 indices into the dataset */
+  /** little-endian uint32 indices into the dataset, leaf after leaf */
   sampleIndices: Buffer;
-  /** dropout masks of this micro-batch */
-  maskSeed: number;
   attempt: number;
   /** EVAL: "validation", "test" or "oob" */
   evalSplit: string;
   /** the run's phase this task belongs to ("train:<step>", "eval:<split>:<step>") */
   phase: string;
+  /**
+   * TRAIN: node (node_level, node_index) of the reduction tree over the step's
+   * step_microbatches micro-batches; its leaves are micro-batches node_index·2^level onwards.
+   * EVAL: one leaf, the shard.
+   */
+  nodeLevel: number;
+  nodeIndex: number;
+  stepMicrobatches: number;
+  /** samples of each leaf, in order; they split sample_indices */
+  leafSizes: number[];
+  /** dropout masks of each leaf */
+  maskSeeds: number[];
 }
 
 export interface TaskRequest {
@@ -199,22 +218,41 @@ export interface ResultHeader {
   jobId: string;
   runId: number;
   step: number;
+  /** the task's index in its phase */
   microbatch: number;
   kind: TaskKind;
   paramVersion: number;
-  /** samples in the micro-batch */
-  count: number;
-  /** summed over the micro-batch */
-  loss: number;
-  headLosses: number[];
-  correct: number;
-  hasCorrect: boolean;
   computeMs: number;
   codec: string;
   /** copied from the Task: (run_id, phase, microbatch) is the result's key */
   phase: string;
+  /**
+   * One entry per leaf of the task (micro-batch or eval shard), in order: the coordinator adds
+   * them up itself, in leaf order, so scalar sums do not depend on how the step was split.
+   */
+  leaves: LeafResult[];
+  /** The worker has nothing else to do: the reply may carry its next task. */
+  wantNext: boolean;
+}
+
+export interface LeafResult {
+  /** samples */
+  count: number;
+  /** summed over the leaf */
+  loss: number;
+  headLosses: number[];
   /** per head: what its summed loss divides by (PyTorch's mean) */
   headNormalizers: number[];
+  correct: number;
+  hasCorrect: boolean;
+  /** the leaf's first NaN or ±Inf gradient value, if any */
+  nonFinite?: NonFinite | undefined;
+}
+
+export interface NonFinite {
+  param: number;
+  element: number;
+  value: number;
 }
 
 export interface ResultChunk {
@@ -229,6 +267,8 @@ export interface SubmitReply {
   accepted: boolean;
   /** why a duplicate or late result was ignored */
   note: string;
+  /** with want_next: this worker's next task, when one was ready */
+  next?: Task | undefined;
 }
 
 export interface HeartbeatRequest {
@@ -861,7 +901,7 @@ export const DataRequest: MessageFns<DataRequest> = {
 };
 
 function createBaseParamsRequest(): ParamsRequest {
-  return { workerId: "", jobId: "", runId: 0, version: 0, codec: "" };
+  return { workerId: "", jobId: "", runId: 0, version: 0, codec: "", waitMs: 0 };
 }
 
 export const ParamsRequest: MessageFns<ParamsRequest> = {
@@ -880,6 +920,9 @@ export const ParamsRequest: MessageFns<ParamsRequest> = {
     }
     if (message.codec !== "") {
       writer.uint32(42).string(message.codec);
+    }
+    if (message.waitMs !== 0) {
+      writer.uint32(48).int32(message.waitMs);
     }
     return writer;
   },
@@ -937,6 +980,14 @@ export const ParamsRequest: MessageFns<ParamsRequest> = {
             message.codec = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.waitMs = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -968,6 +1019,11 @@ export const ParamsRequest: MessageFns<ParamsRequest> = {
         : 0,
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
       codec: isSet(object.codec) ? globalThis.String(object.codec) : "",
+      waitMs: isSet(object.waitMs)
+        ? globalThis.Number(object.waitMs)
+        : isSet(object.wait_ms)
+        ? globalThis.Number(object.wait_ms)
+        : 0,
     };
   },
 
@@ -988,6 +1044,9 @@ export const ParamsRequest: MessageFns<ParamsRequest> = {
     if (message.codec !== "") {
       obj.codec = message.codec;
     }
+    if (message.waitMs !== 0) {
+      obj.waitMs = Math.round(message.waitMs);
+    }
     return obj;
   },
 
@@ -1001,6 +1060,7 @@ export const ParamsRequest: MessageFns<ParamsRequest> = {
     message.runId = object.runId ?? 0;
     message.version = object.version ?? 0;
     message.codec = object.codec ?? "";
+    message.waitMs = object.waitMs ?? 0;
     return message;
   },
 };
@@ -1199,10 +1259,14 @@ function createBaseTask(): Task {
     kind: 0,
     paramVersion: 0,
     sampleIndices: Buffer.alloc(0),
-    maskSeed: 0,
     attempt: 0,
     evalSplit: "",
     phase: "",
+    nodeLevel: 0,
+    nodeIndex: 0,
+    stepMicrobatches: 0,
+    leafSizes: [],
+    maskSeeds: [],
   };
 }
 
@@ -1229,9 +1293,6 @@ export const Task: MessageFns<Task> = {
     if (message.sampleIndices.length !== 0) {
       writer.uint32(58).bytes(message.sampleIndices);
     }
-    if (message.maskSeed !== 0) {
-      writer.uint32(64).int32(message.maskSeed);
-    }
     if (message.attempt !== 0) {
       writer.uint32(72).int32(message.attempt);
     }
@@ -1240,6 +1301,29 @@ export const Task: MessageFns<Task> = {
     }
     if (message.phase !== "") {
       writer.uint32(90).string(message.phase);
+    }
+    if (message.nodeLevel !== 0) {
+      writer.uint32(96).uint32(message.nodeLevel);
+    }
+    if (message.nodeIndex !== 0) {
+      writer.uint32(104).uint32(message.nodeIndex);
+    }
+    if (message.stepMicrobatches !== 0) {
+      writer.uint32(112).uint32(message.stepMicrobatches);
+    }
+    if (message.leafSizes.length !== 0) {
+      writer.uint32(122).fork();
+      for (const v of message.leafSizes) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.maskSeeds.length !== 0) {
+      writer.uint32(130).fork();
+      for (const v of message.maskSeeds) {
+        writer.int32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -1313,14 +1397,6 @@ export const Task: MessageFns<Task> = {
             message.sampleIndices = Buffer.from(reader.bytes());
             continue;
           }
-          case 8: {
-            if (tag !== 64) {
-              break;
-            }
-
-            message.maskSeed = reader.int32();
-            continue;
-          }
           case 9: {
             if (tag !== 72) {
               break;
@@ -1344,6 +1420,66 @@ export const Task: MessageFns<Task> = {
 
             message.phase = reader.string();
             continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.nodeLevel = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.nodeIndex = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.stepMicrobatches = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag === 120) {
+              message.leafSizes.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 122) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.leafSizes.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 16: {
+            if (tag === 128) {
+              message.maskSeeds.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 130) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.maskSeeds.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
@@ -1382,11 +1518,6 @@ export const Task: MessageFns<Task> = {
         : isSet(object.sample_indices)
         ? Buffer.from(bytesFromBase64(object.sample_indices))
         : Buffer.alloc(0),
-      maskSeed: isSet(object.maskSeed)
-        ? globalThis.Number(object.maskSeed)
-        : isSet(object.mask_seed)
-        ? globalThis.Number(object.mask_seed)
-        : 0,
       attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
       evalSplit: isSet(object.evalSplit)
         ? globalThis.String(object.evalSplit)
@@ -1394,6 +1525,31 @@ export const Task: MessageFns<Task> = {
         ? globalThis.String(object.eval_split)
         : "",
       phase: isSet(object.phase) ? globalThis.String(object.phase) : "",
+      nodeLevel: isSet(object.nodeLevel)
+        ? globalThis.Number(object.nodeLevel)
+        : isSet(object.node_level)
+        ? globalThis.Number(object.node_level)
+        : 0,
+      nodeIndex: isSet(object.nodeIndex)
+        ? globalThis.Number(object.nodeIndex)
+        : isSet(object.node_index)
+        ? globalThis.Number(object.node_index)
+        : 0,
+      stepMicrobatches: isSet(object.stepMicrobatches)
+        ? globalThis.Number(object.stepMicrobatches)
+        : isSet(object.step_microbatches)
+        ? globalThis.Number(object.step_microbatches)
+        : 0,
+      leafSizes: globalThis.Array.isArray(object?.leafSizes)
+        ? object.leafSizes.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.leaf_sizes)
+        ? object.leaf_sizes.map((e: any) => globalThis.Number(e))
+        : [],
+      maskSeeds: globalThis.Array.isArray(object?.maskSeeds)
+        ? object.maskSeeds.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.mask_seeds)
+        ? object.mask_seeds.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -1420,9 +1576,6 @@ export const Task: MessageFns<Task> = {
     if (message.sampleIndices.length !== 0) {
       obj.sampleIndices = base64FromBytes(message.sampleIndices);
     }
-    if (message.maskSeed !== 0) {
-      obj.maskSeed = Math.round(message.maskSeed);
-    }
     if (message.attempt !== 0) {
       obj.attempt = Math.round(message.attempt);
     }
@@ -1431,6 +1584,21 @@ export const Task: MessageFns<Task> = {
     }
     if (message.phase !== "") {
       obj.phase = message.phase;
+    }
+    if (message.nodeLevel !== 0) {
+      obj.nodeLevel = Math.round(message.nodeLevel);
+    }
+    if (message.nodeIndex !== 0) {
+      obj.nodeIndex = Math.round(message.nodeIndex);
+    }
+    if (message.stepMicrobatches !== 0) {
+      obj.stepMicrobatches = Math.round(message.stepMicrobatches);
+    }
+    if (message.leafSizes?.length) {
+      obj.leafSizes = message.leafSizes.map((e) => Math.round(e));
+    }
+    if (message.maskSeeds?.length) {
+      obj.maskSeeds = message.maskSeeds.map((e) => Math.round(e));
     }
     return obj;
   },
@@ -1447,10 +1615,14 @@ export const Task: MessageFns<Task> = {
     message.kind = object.kind ?? 0;
     message.paramVersion = object.paramVersion ?? 0;
     message.sampleIndices = object.sampleIndices ?? Buffer.alloc(0);
-    message.maskSeed = object.maskSeed ?? 0;
     message.attempt = object.attempt ?? 0;
     message.evalSplit = object.evalSplit ?? "";
     message.phase = object.phase ?? "";
+    message.nodeLevel = object.nodeLevel ?? 0;
+    message.nodeIndex = object.nodeIndex ?? 0;
+    message.stepMicrobatches = object.stepMicrobatches ?? 0;
+    message.leafSizes = object.leafSizes?.map((e) => e) || [];
+    message.maskSeeds = object.maskSeeds?.map((e) => e) || [];
     return message;
   },
 };
@@ -1803,15 +1975,11 @@ function createBaseResultHeader(): ResultHeader {
     microbatch: 0,
     kind: 0,
     paramVersion: 0,
-    count: 0,
-    loss: 0,
-    headLosses: [],
-    correct: 0,
-    hasCorrect: false,
     computeMs: 0,
     codec: "",
     phase: "",
-    headNormalizers: [],
+    leaves: [],
+    wantNext: false,
   };
 }
 
@@ -1838,25 +2006,6 @@ export const ResultHeader: MessageFns<ResultHeader> = {
     if (message.paramVersion !== 0) {
       writer.uint32(56).int64(message.paramVersion);
     }
-    if (message.count !== 0) {
-      writer.uint32(64).uint32(message.count);
-    }
-    if (message.loss !== 0) {
-      writer.uint32(73).double(message.loss);
-    }
-    if (message.headLosses.length !== 0) {
-      writer.uint32(82).fork();
-      for (const v of message.headLosses) {
-        writer.double(v);
-      }
-      writer.join();
-    }
-    if (message.correct !== 0) {
-      writer.uint32(89).double(message.correct);
-    }
-    if (message.hasCorrect !== false) {
-      writer.uint32(96).bool(message.hasCorrect);
-    }
     if (message.computeMs !== 0) {
       writer.uint32(105).double(message.computeMs);
     }
@@ -1866,12 +2015,11 @@ export const ResultHeader: MessageFns<ResultHeader> = {
     if (message.phase !== "") {
       writer.uint32(122).string(message.phase);
     }
-    if (message.headNormalizers.length !== 0) {
-      writer.uint32(130).fork();
-      for (const v of message.headNormalizers) {
-        writer.double(v);
-      }
-      writer.join();
+    for (const v of message.leaves) {
+      LeafResult.encode(v!, writer.uint32(138).fork()).join();
+    }
+    if (message.wantNext !== false) {
+      writer.uint32(144).bool(message.wantNext);
     }
     return writer;
   },
@@ -1945,56 +2093,6 @@ export const ResultHeader: MessageFns<ResultHeader> = {
             message.paramVersion = longToNumber(reader.int64());
             continue;
           }
-          case 8: {
-            if (tag !== 64) {
-              break;
-            }
-
-            message.count = reader.uint32();
-            continue;
-          }
-          case 9: {
-            if (tag !== 73) {
-              break;
-            }
-
-            message.loss = reader.double();
-            continue;
-          }
-          case 10: {
-            if (tag === 81) {
-              message.headLosses.push(reader.double());
-
-              continue;
-            }
-
-            if (tag === 82) {
-              const end2 = reader.uint32() + reader.pos;
-              while (reader.pos < end2) {
-                message.headLosses.push(reader.double());
-              }
-
-              continue;
-            }
-
-            break;
-          }
-          case 11: {
-            if (tag !== 89) {
-              break;
-            }
-
-            message.correct = reader.double();
-            continue;
-          }
-          case 12: {
-            if (tag !== 96) {
-              break;
-            }
-
-            message.hasCorrect = reader.bool();
-            continue;
-          }
           case 13: {
             if (tag !== 105) {
               break;
@@ -2019,23 +2117,21 @@ export const ResultHeader: MessageFns<ResultHeader> = {
             message.phase = reader.string();
             continue;
           }
-          case 16: {
-            if (tag === 129) {
-              message.headNormalizers.push(reader.double());
-
-              continue;
+          case 17: {
+            if (tag !== 138) {
+              break;
             }
 
-            if (tag === 130) {
-              const end2 = reader.uint32() + reader.pos;
-              while (reader.pos < end2) {
-                message.headNormalizers.push(reader.double());
-              }
-
-              continue;
+            message.leaves.push(LeafResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
             }
 
-            break;
+            message.wantNext = reader.bool();
+            continue;
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
@@ -2074,19 +2170,6 @@ export const ResultHeader: MessageFns<ResultHeader> = {
         : isSet(object.param_version)
         ? globalThis.Number(object.param_version)
         : 0,
-      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
-      loss: isSet(object.loss) ? globalThis.Number(object.loss) : 0,
-      headLosses: globalThis.Array.isArray(object?.headLosses)
-        ? object.headLosses.map((e: any) => globalThis.Number(e))
-        : globalThis.Array.isArray(object?.head_losses)
-        ? object.head_losses.map((e: any) => globalThis.Number(e))
-        : [],
-      correct: isSet(object.correct) ? globalThis.Number(object.correct) : 0,
-      hasCorrect: isSet(object.hasCorrect)
-        ? globalThis.Boolean(object.hasCorrect)
-        : isSet(object.has_correct)
-        ? globalThis.Boolean(object.has_correct)
-        : false,
       computeMs: isSet(object.computeMs)
         ? globalThis.Number(object.computeMs)
         : isSet(object.compute_ms)
@@ -2094,11 +2177,14 @@ export const ResultHeader: MessageFns<ResultHeader> = {
         : 0,
       codec: isSet(object.codec) ? globalThis.String(object.codec) : "",
       phase: isSet(object.phase) ? globalThis.String(object.phase) : "",
-      headNormalizers: globalThis.Array.isArray(object?.headNormalizers)
-        ? object.headNormalizers.map((e: any) => globalThis.Number(e))
-        : globalThis.Array.isArray(object?.head_normalizers)
-        ? object.head_normalizers.map((e: any) => globalThis.Number(e))
+      leaves: globalThis.Array.isArray(object?.leaves)
+        ? object.leaves.map((e: any) => LeafResult.fromJSON(e))
         : [],
+      wantNext: isSet(object.wantNext)
+        ? globalThis.Boolean(object.wantNext)
+        : isSet(object.want_next)
+        ? globalThis.Boolean(object.want_next)
+        : false,
     };
   },
 
@@ -2125,21 +2211,6 @@ export const ResultHeader: MessageFns<ResultHeader> = {
     if (message.paramVersion !== 0) {
       obj.paramVersion = Math.round(message.paramVersion);
     }
-    if (message.count !== 0) {
-      obj.count = Math.round(message.count);
-    }
-    if (message.loss !== 0) {
-      obj.loss = floatToJson(message.loss);
-    }
-    if (message.headLosses?.length) {
-      obj.headLosses = message.headLosses.map((e) => floatToJson(e));
-    }
-    if (message.correct !== 0) {
-      obj.correct = floatToJson(message.correct);
-    }
-    if (message.hasCorrect !== false) {
-      obj.hasCorrect = message.hasCorrect;
-    }
     if (message.computeMs !== 0) {
       obj.computeMs = floatToJson(message.computeMs);
     }
@@ -2149,8 +2220,11 @@ export const ResultHeader: MessageFns<ResultHeader> = {
     if (message.phase !== "") {
       obj.phase = message.phase;
     }
-    if (message.headNormalizers?.length) {
-      obj.headNormalizers = message.headNormalizers.map((e) => floatToJson(e));
+    if (message.leaves?.length) {
+      obj.leaves = message.leaves.map((e) => LeafResult.toJSON(e));
+    }
+    if (message.wantNext !== false) {
+      obj.wantNext = message.wantNext;
     }
     return obj;
   },
@@ -2167,15 +2241,331 @@ export const ResultHeader: MessageFns<ResultHeader> = {
     message.microbatch = object.microbatch ?? 0;
     message.kind = object.kind ?? 0;
     message.paramVersion = object.paramVersion ?? 0;
-    message.count = object.count ?? 0;
-    message.loss = object.loss ?? 0;
-    message.headLosses = object.headLosses?.map((e) => e) || [];
-    message.correct = object.correct ?? 0;
-    message.hasCorrect = object.hasCorrect ?? false;
     message.computeMs = object.computeMs ?? 0;
     message.codec = object.codec ?? "";
     message.phase = object.phase ?? "";
+    message.leaves = object.leaves?.map((e) => LeafResult.fromPartial(e)) || [];
+    message.wantNext = object.wantNext ?? false;
+    return message;
+  },
+};
+
+function createBaseLeafResult(): LeafResult {
+  return {
+    count: 0,
+    loss: 0,
+    headLosses: [],
+    headNormalizers: [],
+    correct: 0,
+    hasCorrect: false,
+    nonFinite: undefined,
+  };
+}
+
+export const LeafResult: MessageFns<LeafResult> = {
+  encode(message: LeafResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.count !== 0) {
+      writer.uint32(8).uint32(message.count);
+    }
+    if (message.loss !== 0) {
+      writer.uint32(17).double(message.loss);
+    }
+    if (message.headLosses.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.headLosses) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.headNormalizers.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.headNormalizers) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.correct !== 0) {
+      writer.uint32(41).double(message.correct);
+    }
+    if (message.hasCorrect !== false) {
+      writer.uint32(48).bool(message.hasCorrect);
+    }
+    if (message.nonFinite !== undefined) {
+      NonFinite.encode(message.nonFinite, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeafResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeafResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.loss = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag === 25) {
+              message.headLosses.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.headLosses.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag === 33) {
+              message.headNormalizers.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.headNormalizers.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.correct = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.hasCorrect = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.nonFinite = NonFinite.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeafResult {
+    return {
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+      loss: isSet(object.loss) ? globalThis.Number(object.loss) : 0,
+      headLosses: globalThis.Array.isArray(object?.headLosses)
+        ? object.headLosses.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.head_losses)
+        ? object.head_losses.map((e: any) => globalThis.Number(e))
+        : [],
+      headNormalizers: globalThis.Array.isArray(object?.headNormalizers)
+        ? object.headNormalizers.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.head_normalizers)
+        ? object.head_normalizers.map((e: any) => globalThis.Number(e))
+        : [],
+      correct: isSet(object.correct) ? globalThis.Number(object.correct) : 0,
+      hasCorrect: isSet(object.hasCorrect)
+        ? globalThis.Boolean(object.hasCorrect)
+        : isSet(object.has_correct)
+        ? globalThis.Boolean(object.has_correct)
+        : false,
+      nonFinite: isSet(object.nonFinite)
+        ? NonFinite.fromJSON(object.nonFinite)
+        : isSet(object.non_finite)
+        ? NonFinite.fromJSON(object.non_finite)
+        : undefined,
+    };
+  },
+
+  toJSON(message: LeafResult): unknown {
+    const obj: any = {};
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    if (message.loss !== 0) {
+      obj.loss = floatToJson(message.loss);
+    }
+    if (message.headLosses?.length) {
+      obj.headLosses = message.headLosses.map((e) => floatToJson(e));
+    }
+    if (message.headNormalizers?.length) {
+      obj.headNormalizers = message.headNormalizers.map((e) => floatToJson(e));
+    }
+    if (message.correct !== 0) {
+      obj.correct = floatToJson(message.correct);
+    }
+    if (message.hasCorrect !== false) {
+      obj.hasCorrect = message.hasCorrect;
+    }
+    if (message.nonFinite !== undefined) {
+      obj.nonFinite = NonFinite.toJSON(message.nonFinite);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LeafResult>, I>>(base?: I): LeafResult {
+    return LeafResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeafResult>, I>>(object: I): LeafResult {
+    const message = createBaseLeafResult();
+    message.count = object.count ?? 0;
+    message.loss = object.loss ?? 0;
+    message.headLosses = object.headLosses?.map((e) => e) || [];
     message.headNormalizers = object.headNormalizers?.map((e) => e) || [];
+    message.correct = object.correct ?? 0;
+    message.hasCorrect = object.hasCorrect ?? false;
+    message.nonFinite = (object.nonFinite !== undefined && object.nonFinite !== null)
+      ? NonFinite.fromPartial(object.nonFinite)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseNonFinite(): NonFinite {
+  return { param: 0, element: 0, value: 0 };
+}
+
+export const NonFinite: MessageFns<NonFinite> = {
+  encode(message: NonFinite, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.param !== 0) {
+      writer.uint32(8).uint32(message.param);
+    }
+    if (message.element !== 0) {
+      writer.uint32(16).uint64(message.element);
+    }
+    if (message.value !== 0) {
+      writer.uint32(25).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NonFinite {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNonFinite();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.param = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.element = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NonFinite {
+    return {
+      param: isSet(object.param) ? globalThis.Number(object.param) : 0,
+      element: isSet(object.element) ? globalThis.Number(object.element) : 0,
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: NonFinite): unknown {
+    const obj: any = {};
+    if (message.param !== 0) {
+      obj.param = Math.round(message.param);
+    }
+    if (message.element !== 0) {
+      obj.element = Math.round(message.element);
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NonFinite>, I>>(base?: I): NonFinite {
+    return NonFinite.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NonFinite>, I>>(object: I): NonFinite {
+    const message = createBaseNonFinite();
+    message.param = object.param ?? 0;
+    message.element = object.element ?? 0;
+    message.value = object.value ?? 0;
     return message;
   },
 };
@@ -2270,7 +2660,7 @@ export const ResultChunk: MessageFns<ResultChunk> = {
 };
 
 function createBaseSubmitReply(): SubmitReply {
-  return { accepted: false, note: "" };
+  return { accepted: false, note: "", next: undefined };
 }
 
 export const SubmitReply: MessageFns<SubmitReply> = {
@@ -2280,6 +2670,9 @@ export const SubmitReply: MessageFns<SubmitReply> = {
     }
     if (message.note !== "") {
       writer.uint32(18).string(message.note);
+    }
+    if (message.next !== undefined) {
+      Task.encode(message.next, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2313,6 +2706,14 @@ export const SubmitReply: MessageFns<SubmitReply> = {
             message.note = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.next = Task.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2329,6 +2730,7 @@ export const SubmitReply: MessageFns<SubmitReply> = {
     return {
       accepted: isSet(object.accepted) ? globalThis.Boolean(object.accepted) : false,
       note: isSet(object.note) ? globalThis.String(object.note) : "",
+      next: isSet(object.next) ? Task.fromJSON(object.next) : undefined,
     };
   },
 
@@ -2340,6 +2742,9 @@ export const SubmitReply: MessageFns<SubmitReply> = {
     if (message.note !== "") {
       obj.note = message.note;
     }
+    if (message.next !== undefined) {
+      obj.next = Task.toJSON(message.next);
+    }
     return obj;
   },
 
@@ -2350,6 +2755,7 @@ export const SubmitReply: MessageFns<SubmitReply> = {
     const message = createBaseSubmitReply();
     message.accepted = object.accepted ?? false;
     message.note = object.note ?? "";
+    message.next = (object.next !== undefined && object.next !== null) ? Task.fromPartial(object.next) : undefined;
     return message;
   },
 };

@@ -1,5 +1,6 @@
-/** Float32 comparison for hand-computed optimizer values. */
+/** Float32 comparison for hand-computed optimizer values, and arrays as arena vectors. */
 import { expect } from 'vitest';
+import type { Arena, FlatVector } from '../../../shared/kernels/index.js';
 
 /**
  * Each value within 1e-6 relative (a few float32 ulps) of the hand-computed number: tight enough
@@ -14,4 +15,11 @@ export function expectValues(actual: Float32Array, expected: readonly number[]):
       throw new Error(`element ${i}: got ${actual[i]}, expected ${e} (± ${tol})`);
     }
   });
+}
+
+/** The arrays as one vector of `arena` (the layout optimizers update). */
+export function vectorOf(arena: Arena, arrays: readonly Float32Array[]): FlatVector {
+  const v = arena.vector(arrays.map((a) => a.length));
+  v.setParts(arrays);
+  return v;
 }

@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { createOptimizer } from '../../../coordinator/optim/registry.js';
 import type { OptimizerConfig, ParamSpec } from '../../../coordinator/optim/types.js';
-import { expectValues } from './close.js';
+import { Arena } from '../../../shared/kernels/index.js';
+import { expectValues, vectorOf } from './close.js';
 
 const specs: ParamSpec[] = [
   { name: 'w', size: 3, decay: true },
@@ -20,11 +21,12 @@ const G1 = () => [Float32Array.from([0.5, -0.25, 0]), Float32Array.from([1])];
 const G2 = () => [Float32Array.from([0.1, 0.2, 0]), Float32Array.from([-1])];
 
 function run(cfg: OptimizerConfig, gradients: Float32Array[][]): Float32Array[][] {
-  const params = [Float32Array.from([1, -2, 0]), Float32Array.from([0.5])];
-  const opt = createOptimizer(cfg, specs);
+  const arena = Arena.growable();
+  const params = vectorOf(arena, [Float32Array.from([1, -2, 0]), Float32Array.from([0.5])]);
+  const opt = createOptimizer(cfg, specs, arena);
   return gradients.map((g) => {
-    opt.update(params, g, lr);
-    return params.map((p) => p.slice());
+    opt.update(params, vectorOf(arena, g), lr);
+    return params.parts.map((p) => p.slice());
   });
 }
 

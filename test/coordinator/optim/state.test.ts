@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { OptimizerConfigError, OptimizerStateError, ParamShapeError } from '../../../coordinator/optim/errors.js';
 import { createOptimizer } from '../../../coordinator/optim/registry.js';
 import type { OptimizerConfig, OptimizerKind, ParamSpec } from '../../../coordinator/optim/types.js';
+import { Arena, type FlatVector } from '../../../shared/kernels/index.js';
 import { Rng } from '../../../shared/random.js';
+import { vectorOf } from './close.js';
 
 const specs: ParamSpec[] = [
   { name: 'fc.weight', size: 12, decay: true },
@@ -18,9 +20,13 @@ const configs: OptimizerConfig[] = [
 ];
 const SLOTS: Record<OptimizerKind, string[]> = { sgd: [], momentum: ['velocity'], nesterov: ['velocity'], adam: ['m', 'v'], adamw: ['m', 'v'] };
 
-function gradients(rng: Rng): Float32Array[] {
-  return specs.map((s) => rng.floats(s.size));
+const arena = Arena.growable();
+
+function gradients(rng: Rng): FlatVector {
+  return vectorOf(arena, specs.map((s) => rng.floats(s.size)));
 }
+
+const zeros = () => vectorOf(arena, specs.map((s) => new Float32Array(s.size)));
 
 function bitsOf(arrays: Float32Array[]): number[] {
   return arrays.flatMap((a) => [...new Uint32Array(a.buffer, a.byteOffset, a.length)]);
@@ -33,12 +39,12 @@ describe('optimizer state', () => {
       const init = specs.map((s) => rng.floats(s.size));
       const grads = Array.from({ length: 5 }, () => gradients(rng));
 
-      const straight = init.map((p) => p.slice());
-      const a = createOptimizer(cfg, specs);
+      const straight = vectorOf(arena, init);
+      const a = createOptimizer(cfg, specs, arena);
       for (const g of grads) a.update(straight, g, 0.05);
 
-      const resumed = init.map((p) => p.slice());
-      const b = createOptimizer(cfg, specs);
+      const resumed = vectorOf(arena, init);
+      const b = createOptimizer(cfg, specs, arena);
       b.update(resumed, grads[0]!, 0.05);
       b.update(resumed, grads[1]!, 0.05);
       const saved = b.saveState();
@@ -46,18 +52,18 @@ describe('optimizer state', () => {
       expect(Object.keys(saved.slots).sort()).toEqual([...SLOTS[cfg.kind]].sort());
       // A JSON-like round trip through fresh arrays, as a checkpoint file would give.
       const copy = { kind: saved.kind, step: saved.step, slots: Object.fromEntries(Object.entries(saved.slots).map(([k, v]) => [k, v.map((x) => Float32Array.from(x))])) };
-      const c = createOptimizer(cfg, specs);
+      const c = createOptimizer(cfg, specs, arena);
       c.loadState(copy);
       for (const g of grads.slice(2)) c.update(resumed, g, 0.05);
 
-      expect(bitsOf(resumed)).toEqual(bitsOf(straight));
+      expect(bitsOf(resumed.parts)).toEqual(bitsOf(straight.parts));
       expect(bitsOf(Object.values(c.saveState().slots).flat())).toEqual(bitsOf(Object.values(a.saveState().slots).flat()));
     });
   }
 
   it('saveState returns copies that later updates do not change', () => {
-    const opt = createOptimizer({ kind: 'adam' }, specs);
-    const params = specs.map((s) => new Float32Array(s.size));
+    const opt = createOptimizer({ kind: 'adam' }, specs, arena);
+    const params = zeros();
     const rng = Rng.seeded(1);
     opt.update(params, gradients(rng), 0.1);
     const saved = opt.saveState();
@@ -68,15 +74,15 @@ describe('optimizer state', () => {
   });
 
   it('rejects a state of another kind, other sizes or missing slots, and leaves itself untouched', () => {
-    const adam = createOptimizer({ kind: 'adam' }, specs);
-    const params = specs.map((s) => new Float32Array(s.size));
+    const adam = createOptimizer({ kind: 'adam' }, specs, arena);
+    const params = zeros();
     adam.update(params, gradients(Rng.seeded(2)), 0.1);
     const good = adam.saveState();
-    const momentum = createOptimizer({ kind: 'momentum' }, specs);
+    const momentum = createOptimizer({ kind: 'momentum' }, specs, arena);
     expect(() => momentum.loadState(good)).toThrow(OptimizerStateError);
     expect(() => momentum.loadState(good)).toThrow(/state is for a 'adam' optimizer, this one is 'momentum'/);
 
-    const fresh = createOptimizer({ kind: 'adam' }, specs);
+    const fresh = createOptimizer({ kind: 'adam' }, specs, arena);
     const shortV = { ...good, slots: { m: good.slots['m']!, v: [good.slots['v']![0]!, new Float32Array(2)] } };
     expect(() => fresh.loadState(shortV)).toThrow(/slot 'v' of param 'fc.bias' holds 2 values, expected 3/);
     expect(fresh.saveState().step).toBe(0);
@@ -87,17 +93,23 @@ describe('optimizer state', () => {
 });
 
 describe('update arguments', () => {
-  const opt = () => createOptimizer({ kind: 'sgd' }, specs);
-  const params = () => specs.map((s) => new Float32Array(s.size));
-  it('names the param whose gradient has the wrong size', () => {
-    const g = [new Float32Array(12), new Float32Array(4)];
-    expect(() => opt().update(params(), g, 0.1)).toThrow(ParamShapeError);
-    expect(() => opt().update(params(), g, 0.1)).toThrow(/gradient of 'fc.bias' has 4 values, its spec says 3/);
+  const opt = () => createOptimizer({ kind: 'sgd' }, specs, arena);
+  it('names the layout a gradient of the wrong shape has and the one it needs', () => {
+    const g = vectorOf(arena, [new Float32Array(12), new Float32Array(4)]);
+    expect(() => opt().update(zeros(), g, 0.1)).toThrow(ParamShapeError);
+    expect(() => opt().update(zeros(), g, 0.1)).toThrow(/gradients hold tensors of \[12, 4\] values; the optimizer's params need \[12, 3\] first/);
   });
-  it('rejects a wrong number of arrays and a bad learning rate', () => {
-    expect(() => opt().update(params(), [new Float32Array(12)], 0.1)).toThrow(/got 1 gradients, the optimizer has 2 params/);
-    expect(() => opt().update(params(), specs.map((s) => new Float32Array(s.size)), -1)).toThrow(/`lr` must be finite and ≥ 0, got -1/);
-    expect(() => opt().update(params(), specs.map((s) => new Float32Array(s.size)), NaN)).toThrow(OptimizerConfigError);
+  it('takes a gradient vector that carries more tensors after the params (weighted buffer states)', () => {
+    const params = zeros();
+    opt().update(params, vectorOf(arena, [new Float32Array(12).fill(1), new Float32Array(3).fill(1), new Float32Array(5).fill(9)]), 0.5);
+    expect([...params.parts[1]!]).toEqual([-0.5, -0.5, -0.5]);
+  });
+  it('rejects vectors of another arena, a bad learning rate and a bad gradient scale', () => {
+    const other = Arena.growable();
+    expect(() => opt().update(vectorOf(other, specs.map((s) => new Float32Array(s.size))), zeros(), 0.1)).toThrow(/vectors of the optimizer's arena/);
+    expect(() => opt().update(zeros(), zeros(), -1)).toThrow(/`lr` must be finite and ≥ 0, got -1/);
+    expect(() => opt().update(zeros(), zeros(), NaN)).toThrow(OptimizerConfigError);
+    expect(() => opt().update(zeros(), zeros(), 0.1, 0)).toThrow(/`gradScale` must be finite and > 0, got 0/);
   });
 });
 
@@ -113,11 +125,11 @@ describe('optimizer config', () => {
   ];
   for (const [cfg, message] of cases) {
     it(`rejects ${JSON.stringify(cfg)}`, () => {
-      expect(() => createOptimizer(cfg, specs)).toThrow(OptimizerConfigError);
-      expect(() => createOptimizer(cfg, specs)).toThrow(message);
+      expect(() => createOptimizer(cfg, specs, arena)).toThrow(OptimizerConfigError);
+      expect(() => createOptimizer(cfg, specs, arena)).toThrow(message);
     });
   }
   it('ignores fields a kind does not use', () => {
-    expect(() => createOptimizer({ kind: 'sgd', beta1: 5, momentum: 7 }, specs)).not.toThrow();
+    expect(() => createOptimizer({ kind: 'sgd', beta1: 5, momentum: 7 }, specs, arena)).not.toThrow();
   });
 });
