@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from '../shared/log.js';
-import { NODE_FLAGS } from '../shared/node-flags.js';
+import { NODE_FLAGS, PROCESS_ENV } from '../shared/node-flags.js';
 import { CoordinatorService } from '../shared/cluster/service.js';
 import { datasetMeta, packageJob } from '../shared/cluster/job-wire.js';
 import { DEFAULT_CHUNK_BYTES } from '../shared/cluster/tensor-stream.js';
@@ -32,6 +32,7 @@ import { loadJob, type LoadedJob } from './job/load.js';
 import { Scheduler } from './dispatch/scheduler.js';
 import { WorkerRegistry } from './dispatch/worker-registry.js';
 import { Arena } from '../shared/kernels/index.js';
+import { TransferMeter } from './dispatch/transfer-meter.js';
 import { Dispatcher, type ClusterRun, type JobEnd } from './dispatch/dispatcher.js';
 import { coordinatorHandlers } from './dispatch/server.js';
 import { TrainingRun } from './run/training-run.js';
@@ -110,7 +111,8 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   const defer = (what: string, work: Promise<unknown>) => deferred.push({ what, work });
   // Every run's parameters, optimizer state and gradient pieces, where the step kernels work on them.
   const arena = Arena.growable();
-  const runs = (o.makeRuns ?? buildRuns)(loaded, { out, arena, log, now, defer, workers: () => ({ registrations: registry.registrations, connected: registry.size }) });
+  const transfer = new TransferMeter();
+  const runs = (o.makeRuns ?? buildRuns)(loaded, { out, arena, log, now, defer, workers: () => ({ registrations: registry.registrations, connected: registry.size }), transfer: () => transfer.snapshot() });
   const checkpoints = findCheckpoints(runDir, log);
   const restored = restoreRuns(runs, checkpoints, log);
   for (const r of restored) o.print(`resumed run ${r.run.name} from ${r.from.path} (step ${r.from.contents.meta.globalStep}${r.run.done ? ', already done' : ''})`);
@@ -141,6 +143,7 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   const dispatcher = new Dispatcher({
     jobId,
     arena,
+    transfer,
     job: pkg,
     data: { features: loaded.dataset.features, labels: loaded.dataset.labels },
     runs,
@@ -300,7 +303,7 @@ function shutdown(server: Server, deadlineMs: number): Promise<void> {
 }
 
 function spawnWorker(address: string, index: number, log: Logger): ChildProcess {
-  const child = spawn(process.execPath, [...NODE_FLAGS, WORKER_BIN, 'start', '--coordinator', address, '--name', `local-${index}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, WORKER_BIN, 'start', '--coordinator', address, '--name', `local-${index}`], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...PROCESS_ENV } });
   child.on('exit', (code, signal) => log.info({ worker: `local-${index}`, pid: child.pid, code, signal }, 'local worker exited'));
   child.on('error', (err) => log.error({ err, worker: `local-${index}` }, 'local worker could not start'));
   return child;

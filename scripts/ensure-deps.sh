@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Installs the npm dependencies when node_modules is missing or older than package-lock.json.
-# onnxruntime-node's install script would download CUDA binaries from a host many machines cannot
-# reach: skip it (the CPU provider is bundled). GPU nodes: see README "GPU workers".
+# onnxruntime-node's install script (CUDA binaries from a host many machines cannot reach) does not
+# run: package.json's allowScripts denies it; the CPU provider is bundled. GPU nodes: README "GPU workers".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
 stamp=node_modules/.gradfleet-installed
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "gradfleet: installing npm dependencies (npm ci)..." >&2

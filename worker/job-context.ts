@@ -11,13 +11,14 @@ import type { ExpectedTensor } from '../shared/cluster/tensor-stream.js';
 import { JobMetadataError } from '../shared/cluster/errors.js';
 import type { CoordinatorConnection } from './client.js';
 import { loadLocalDataset } from './local-data.js';
-import { ComputeThread } from './compute/compute-thread.js';
+import { COMPUTE_THREAD } from './compute/compute-thread.js';
+import type { Compute, ComputeProvider } from './compute/compute.js';
 import type { SharedDataset } from './compute/messages.js';
 
 export interface JobContext {
   jobId: string;
   meta: JobMetadata;
-  thread: ComputeThread;
+  thread: Compute;
   /** Layout of a parameter transfer (params then buffers). */
   paramLayout: ExpectedTensor[];
   /** Tensor sizes of weights and of a training result alike: params (or their gradients), then buffers. */
@@ -32,6 +33,8 @@ export interface JoinSettings {
   log: Logger;
   /** With `workers.data: local`: the folder relative data paths resolve against instead of the coordinator's. */
   dataRoot?: string;
+  /** What computes tasks (default: the compute thread). */
+  compute?: ComputeProvider;
 }
 
 /** Downloads the job and its dataset (or reads the dataset locally, when the job says so), and starts the compute thread. */
@@ -43,12 +46,13 @@ export async function loadJobContext(conn: CoordinatorConnection, workerId: stri
   for (const n of meta.eval.buffers) if (!meta.train.buffers.some((b) => b.name === n)) throw new JobMetadataError(`the eval graph reads buffer '${n}', which the training graph does not have`);
 
   const d = meta.dataset;
-  const dataset = d.readLocally ? await loadLocalDataset(d.readLocally, d, s.dataRoot, s.log) : await downloadDataset(conn, workerId, jobId, meta);
+  const compute = s.compute ?? COMPUTE_THREAD;
+  const dataset = !compute.needsData ? emptyDataset(meta) : d.readLocally ? await loadLocalDataset(d.readLocally, d, s.dataRoot, s.log) : await downloadDataset(conn, workerId, jobId, meta);
 
   const threads = s.threads ?? meta.threads;
   if (s.threads !== undefined && s.threads !== meta.threads)
     s.log.warn({ threads: s.threads, jobThreads: meta.threads }, "thread count differs from the job's: results may differ in the last bits from workers using the job's count");
-  const thread = await ComputeThread.start(
+  const thread = await compute.start(
     {
       trainModel: pkg.trainModel,
       evalModel: pkg.evalModel,
@@ -81,6 +85,12 @@ function shareDataset(ds: Dataset, labelType: 'int32' | 'float32'): SharedDatase
     return sab;
   };
   return { name: ds.name, size: ds.size, featureShape: ds.featureShape, numClasses: ds.numClasses, targetWidth: ds.targetWidth, features: share(ds.features), labels: share(ds.labels), labelType };
+}
+
+/** No samples: for a compute that needs none (simulated workers). */
+function emptyDataset(meta: JobMetadata): Dataset {
+  const d = meta.dataset;
+  return { name: d.name, size: 0, featureShape: d.featureShape, numClasses: d.numClasses ?? undefined, features: new Float32Array(0), labels: new Int32Array(0), targetWidth: d.targetWidth };
 }
 
 /** The dataset as GetData streams it (`workers.data: stream`). */

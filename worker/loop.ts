@@ -25,18 +25,25 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { connectivityState as ConnectivityState, status as Status, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from '../shared/log.js';
+import { PROCESS_ENV } from '../shared/node-flags.js';
 import type { DeviceKind } from '../shared/engine/device.js';
 import { layoutViews } from '../shared/kernels/index.js';
 import { TaskKind, type LeafResult, type ResultHeader, type SubmitReply, type TaskReply } from '../shared/proto/gen/cluster.js';
 import { CoordinatorConnection, DEFAULT_TIMEOUTS, isUnreachable, statusName, type ClientTimeouts, type PendingSubmit } from './client.js';
 import { loadJobContext, type JobContext } from './job-context.js';
 import type { ThreadResult } from './compute/compute-thread.js';
+import type { ComputeProvider } from './compute/compute.js';
 import { WeightsStore, type WeightsSlot } from './weights.js';
 import { describeTask, taskRef, workTaskFrom, type WorkTask } from './task.js';
 import { probeDevice } from './device-probe.js';
 import { DEFAULT_RECONNECT, retryDelay, shouldGiveUp, type ReconnectPolicy } from './reconnect.js';
 
 export const WORKER_VERSION = '0.1.0';
+
+/** The malloc settings this process started with (shared/node-flags.ts), for the registration log line. */
+function tuningEnv(): Record<string, string | undefined> {
+  return Object.fromEntries(Object.keys(PROCESS_ENV).map((k) => [k, process.env[k]]));
+}
 
 export interface WorkerOptions {
   coordinator: string;
@@ -54,6 +61,8 @@ export interface WorkerOptions {
   timeouts?: ClientTimeouts;
   /** With `workers.data: local`: where the job's relative data paths resolve on this machine (default: the coordinator's folder). */
   dataRoot?: string;
+  /** What computes tasks (default: the compute thread; the bench's simulated workers bring their own). */
+  compute?: ComputeProvider;
 }
 
 /** A task whose parameters are here (its slot pinned until the task is done: done()). */
@@ -212,11 +221,11 @@ export class Worker {
     // other values under the same version numbers.
     this.weights?.clear();
     this.fetching.clear();
-    this.log.info({ workerId: reg.workerId, jobId: reg.jobId, leaseMs: reg.leaseMs, nodeFlags: process.execArgv }, 'registered');
+    this.log.info({ workerId: reg.workerId, jobId: reg.jobId, leaseMs: reg.leaseMs, nodeFlags: process.execArgv, processEnv: tuningEnv() }, 'registered');
     if (this.ctx?.jobId === reg.jobId) return;
     await this.ctx?.release();
     this.ctx = undefined;
-    this.ctx = await this.call('GetJob', () => loadJobContext(this.conn, reg.workerId, reg.jobId, { device: this.device, threads: this.o.threads, log: this.log, dataRoot: this.o.dataRoot }));
+    this.ctx = await this.call('GetJob', () => loadJobContext(this.conn, reg.workerId, reg.jobId, { device: this.device, threads: this.o.threads, log: this.log, dataRoot: this.o.dataRoot, compute: this.o.compute }));
     this.weights = new WeightsStore(this.ctx.pieceSizes);
   }
 

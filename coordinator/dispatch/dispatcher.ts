@@ -18,6 +18,7 @@ import type { LeafStats } from '../../shared/engine/leaf.js';
 import { Scheduler, TaskRejected, type PhaseOwner } from './scheduler.js';
 import { taskKey, type PhaseSpec, type TaskResult, type TaskSpec } from '../run/task.js';
 import { tasksOf } from './task-grouping.js';
+import { TransferMeter } from './transfer-meter.js';
 import { WorkerRegistry, noWorkersWarningDue, type WorkerInfo } from './worker-registry.js';
 import { ChangeSignal } from './change-signal.js';
 import { BadRequestError, DataNotStreamedError, MalformedResultError, ParamsVersionError, StaleResultError, UnknownRunError, UnknownWorkerError, WrongJobError } from '../errors.js';
@@ -45,6 +46,8 @@ export interface DatasetArrays {
 
 export interface DispatcherOptions {
   jobId: string;
+  /** Counts tensor bytes in and out (summary.json's `transfer`); a private one when not given. */
+  transfer?: TransferMeter;
   /** The runs' arena: training results are decoded straight into vectors of it. */
   arena: Arena;
   job: JobPackage;
@@ -106,13 +109,17 @@ export class Dispatcher {
   private resolveEnd!: (end: JobEnd) => void;
   /** Resolves once every run is done (or one crashed). */
   readonly finished: Promise<JobEnd>;
-  private paramsCache = new Map<number, { version: number; codec: string; chunks: TensorChunk[] }>();
+  private paramsCache = new Map<number, { version: number; codec: string; chunks: TensorChunk[]; bytes: number }>();
   private dataCache = new Map<string, TensorChunk[]>();
   private lastNoWorkersWarning: number | undefined;
   private readonly trainLayout: ExpectedTensor[];
   private readonly paramLayout: ExpectedTensor[];
 
+  /** Tensor bytes in and out. */
+  readonly transfer: TransferMeter;
+
   constructor(private readonly o: DispatcherOptions) {
+    this.transfer = o.transfer ?? new TransferMeter();
     for (const r of o.runs) this.runs.set(r.id, r);
     this.finished = new Promise((resolve) => (this.resolveEnd = resolve));
     this.trainLayout = trainResultLayout(o.job.metadata.train);
@@ -409,14 +416,19 @@ export class Dispatcher {
     const run = this.runs.get(runId);
     if (!run) throw new UnknownRunError(runId);
     const cached = this.paramsCache.get(runId);
-    if (cached && cached.version === version && cached.codec === codec) return cached.chunks;
+    if (cached && cached.version === version && cached.codec === codec) {
+      this.transfer.paramsSent(cached.bytes);
+      return cached.chunks;
+    }
     const current = run.currentParams();
     if (current.version !== version) throw new ParamsVersionError(runId, version, current.version);
     const tensors = [...current.params, ...current.buffers];
     if (tensors.length !== this.paramLayout.length) throw new Error(`run ${runId} holds ${tensors.length} tensors; the job's graph has ${this.paramLayout.length} params and buffers`);
     // Encoding copies the values: the run may update its arrays in place while a stream is in flight.
     const chunks = encodeTensorChunks(tensors, { codec, chunkBytes: this.o.job.metadata.chunkBytes, version });
-    this.paramsCache.set(runId, { version, codec, chunks });
+    const bytes = chunks.reduce((a, c) => a + c.data.length, 0);
+    this.paramsCache.set(runId, { version, codec, chunks, bytes });
+    this.transfer.paramsSent(bytes);
     return chunks;
   }
 

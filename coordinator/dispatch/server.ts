@@ -197,6 +197,7 @@ function submitResultHandler(d: Dispatcher, failed: (method: string, err: unknow
         }
         if (!chunk.tensor) throw new MalformedResultError('a result stream has one header, then tensor chunks only');
         assembler!.add(chunk.tensor);
+        d.transfer.gradientChunk(chunk.tensor.data.length);
       } catch (err) {
         answer(failed('SubmitResult', err));
       }
@@ -207,6 +208,7 @@ function submitResultHandler(d: Dispatcher, failed: (method: string, err: unknow
         if (!header || !expectation || expectation.kind !== 'expected') throw new MalformedResultError('a result stream must start with its header');
         assembler!.finish();
         handedOver = true;
+        d.transfer.result();
         const r = d.completeResult(header, expectation, header.wantNext);
         answer(null, { accepted: r.accepted, note: r.note, ...(r.next ? { next: taskMessage(d.jobId, r.next) } : {}) });
       } catch (err) {

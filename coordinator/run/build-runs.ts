@@ -13,6 +13,7 @@ import { encodeModel } from '../../shared/onnx/model.js';
 import { exportInference } from '../../shared/autodiff/export.js';
 import type { LoadedJob } from '../job/load.js';
 import type { Arena } from '../../shared/kernels/index.js';
+import type { TransferCounts } from '../dispatch/transfer-meter.js';
 import { TrainingRun, type RunSetup } from './training-run.js';
 import { RunDirectory } from './outputs.js';
 import { planMembers } from './ensemble-plan.js';
@@ -27,6 +28,8 @@ export interface RunContext {
   log: Logger;
   /** Worker registrations so far, for summary.json. */
   workers: () => { registrations: number; connected: number };
+  /** Tensor bytes in and out so far, for summary.json (dispatch/transfer-meter.ts). */
+  transfer?: () => TransferCounts;
   now: () => number;
   /**
    * Work that finishes a job after its last run is done (an ensemble's evaluation on the
@@ -53,7 +56,7 @@ function plainRun(job: LoadedJob, ctx: RunContext): TrainingRun {
     startedAt: started,
     summaryExtras: () => {
       const w = ctx.workers();
-      return { job: c.name, source: job.source, worker_registrations: w.registrations, workers_connected_at_end: w.connected };
+      return { job: c.name, source: job.source, worker_registrations: w.registrations, workers_connected_at_end: w.connected, ...(ctx.transfer ? { transfer: ctx.transfer() } : {}) };
     },
   });
 }
@@ -90,7 +93,7 @@ export function buildEnsemble(job: LoadedJob, ctx: RunContext): Ensemble {
       defer: ctx.defer,
       summaryExtras: () => {
         const w = ctx.workers();
-        return { source: job.source, worker_registrations: w.registrations, workers_connected_at_end: w.connected };
+        return { source: job.source, worker_registrations: w.registrations, workers_connected_at_end: w.connected, ...(ctx.transfer ? { transfer: ctx.transfer() } : {}) };
       },
     },
     (plan, onFinished) =>

@@ -49,6 +49,8 @@ docker import \
   --change 'ENV PATH=/usr/local/bin' \
   --change 'ENV NODE_ENV=production' \
   --change 'ENV HOME=/tmp' \
+  --change 'ENV MALLOC_MMAP_THRESHOLD_=33554432' \
+  --change 'ENV MALLOC_TRIM_THRESHOLD_=268435456' \
   --change 'WORKDIR /app' \
   --change 'USER 1000:1000' \
   --change 'EXPOSE 7070' \

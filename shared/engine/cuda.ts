@@ -1,7 +1,7 @@
 /**
- * The CUDA execution device. onnxruntime-node ships the CUDA provider only when installed with
- * `--onnxruntime-node-install=cuda12` (see README); openSession() falls back to the CPU, loudly,
- * when the provider cannot be loaded.
+ * The CUDA execution device. onnxruntime-node has the CUDA provider only after its install script
+ * ran with ONNXRUNTIME_NODE_INSTALL=cuda12 (README, "GPU workers"); openSession() falls back to
+ * the CPU, loudly, when the provider cannot be loaded.
  */
 import type { Device } from './device.js';
 

@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import type { LeafStats } from '../../shared/engine/leaf.js';
 import type { FromThread, InitMessage, TaskMessage, ToThread } from './messages.js';
+import type { Compute, ComputeProvider } from './compute.js';
 
 export interface ThreadResult {
   leaves: LeafStats[];
@@ -19,12 +20,12 @@ export class ComputeThreadError extends Error {
   override name = 'ComputeThreadError';
 }
 
-/** Where the thread's entry is; a bundled build (scripts/gpu/cluster) sets GRADFLEET_COMPUTE_THREAD to its own. */
-function entry(): URL | string {
-  return process.env.GRADFLEET_COMPUTE_THREAD ?? new URL('./thread-entry.mjs', import.meta.url);
+/** The thread's entry, beside this file (a bundled build, scripts/gpu/cluster, bundles the thread under the same name beside the worker). */
+function entry(): URL {
+  return new URL('./thread-entry.mjs', import.meta.url);
 }
 
-export class ComputeThread {
+export class ComputeThread implements Compute {
   private readonly pending = new Map<number, { resolve: (r: ThreadResult) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private ended: Error | undefined;
@@ -110,3 +111,6 @@ export class ComputeThread {
     this.pending.clear();
   }
 }
+
+/** The worker's default: tasks computed by onnxruntime in a compute thread. */
+export const COMPUTE_THREAD: ComputeProvider = { needsData: true, start: (init, onWarning) => ComputeThread.start(init, onWarning) };

@@ -15,6 +15,8 @@
 //   cluster jobs read the same digits from IDX files (make-data.ts); a job with `source: digits`
 //   fails with "Cannot find module 'mnist'".
 // - bin/*.mjs use tsx and top-level await: the entries are small files that import each CLI's main().
+// - the worker starts its compute thread from `thread-entry.mjs` beside its own file
+//   (worker/compute/compute-thread.ts): the thread is bundled under that name.
 import { build } from 'esbuild';
 import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -30,10 +32,10 @@ const require = createRequire(join(repo, 'package.json'));
 mkdirSync(out, { recursive: true });
 
 // The entries live beside the bundles' sources so that relative imports resolve as in bin/*.mjs.
-const entries = { coordinator: '../coordinator/cli.ts', worker: '../worker/cli.ts' };
+const entries = { coordinator: '../coordinator/cli.ts', worker: '../worker/cli.ts', 'thread-entry': '../worker/compute/thread.ts' };
 const entryDir = join(repo, 'bin');
 const stdin = (cli) => ({
-  contents: `import { main } from ${JSON.stringify(cli)};\nprocess.exit(await main(process.argv));\n`,
+  contents: cli.endsWith('/thread.ts') ? `import ${JSON.stringify(cli)};\n` : `import { main } from ${JSON.stringify(cli)};\nprocess.exit(await main(process.argv));\n`,
   resolveDir: entryDir,
   sourcefile: 'entry.ts',
   loader: 'ts',

@@ -44,7 +44,7 @@ const since = () => ((Date.now() - t0) / 1000).toFixed(1);
 const say = (line) => process.stdout.write(`[cluster ${since()} s] ${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-for (const f of ['coordinator.mjs', 'worker.mjs', ...MODELS.map((m) => `job-${m}.json`)]) {
+for (const f of ['coordinator.mjs', 'worker.mjs', 'thread-entry.mjs', ...MODELS.map((m) => `job-${m}.json`)]) {
   if (!existsSync(join(HERE, f))) {
     console.error(`NO ${f} in ${HERE}: run scripts/gpu/cluster/build.sh (stage.sh does) and carry .gpu-kit/p2`);
     process.exit(2);
