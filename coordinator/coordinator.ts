@@ -33,6 +33,7 @@ import { Scheduler } from './dispatch/scheduler.js';
 import { WorkerRegistry } from './dispatch/worker-registry.js';
 import { Arena } from '../shared/kernels/index.js';
 import { TransferMeter } from './dispatch/transfer-meter.js';
+import { widenConnectionWindows, widenStreamWindows } from './dispatch/http2-windows.js';
 import { Dispatcher, type ClusterRun, type JobEnd } from './dispatch/dispatcher.js';
 import { coordinatorHandlers } from './dispatch/server.js';
 import { TrainingRun } from './run/training-run.js';
@@ -157,10 +158,12 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   });
 
   const server = new Server();
+  widenStreamWindows(server, log);
   server.addService(CoordinatorService, coordinatorHandlers(dispatcher, log));
   const health = new HealthImplementation({ '': 'NOT_SERVING', [HEALTH_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
   const port = await bind(server, `${o.host}:${o.port}`);
+  widenConnectionWindows(server, log);
   const address = `${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
 
   dispatcher.start(new Map(restored.map((r) => [r.run.id, r.phase])));

@@ -4,10 +4,11 @@
  * thread computes its micro-batches and adds them up, and one vector goes back.
  *
  * The main thread never computes: while the thread runs a task, it asks for the next task and
- * downloads that task's parameters (prefetch), uploads the previous result, and answers
- * heartbeats. With a result it also asks for the next version of the run's parameters, which the
- * coordinator streams the moment the step's update is done, and for its next task in the reply
- * (when none is prefetched): no round trip waits between two steps but the transfers themselves.
+ * downloads that task's parameters (prefetch), opens the call the result will be uploaded on,
+ * asks for the next version of the run's parameters (the coordinator holds that call and streams
+ * them the moment the step's update is done), and answers heartbeats. The result's reply carries
+ * the next task when none is prefetched: no round trip waits between two steps but the
+ * transfers themselves.
  * Parameters are fetched only when a task needs another version than the ones held.
  * Results go back as a header plus chunked float32 bytes (or the job's fp16/int8 codec).
  *
@@ -243,8 +244,11 @@ export class Worker {
         const computing = this.ctx!.thread.run({ kind: task.kind, node: task.node, k: task.k, leaves: task.leaves, weights: { runId: task.runId, version: task.version, buffer: current.weights.buffer } });
         // Awaited below; this keeps an early rejection from counting as unhandled meanwhile.
         computing.catch(() => {});
-        // The result's upload call is opened now, so that its setup is done when the result is.
+        // The result's upload call is opened now, so that its setup is done when the result is,
+        // and the next step's parameters are asked for: the coordinator holds the call and
+        // streams them as soon as the step's update is done.
         this.upload ??= this.conn.openSubmit();
+        if (task.kind === 'train') this.weightsFor(task.runId, task.version + 1, PARAMS_AHEAD_WAIT_MS).catch((e: unknown) => this.log.debug({ err: e }, 'parameters ahead not fetched; the task will ask again'));
         // While the thread computes: the next task, its parameters downloaded.
         if (!next) next = await this.prefetch();
         let result: ThreadResult;
@@ -396,9 +400,6 @@ export class Worker {
       ),
       wantNext: wantNext && !this.stopReason,
     };
-    // The next step's parameters are asked for now: the coordinator sends them as soon as this
-    // result (or the step's last one) completes the update.
-    if (task.kind === 'train') this.weightsFor(task.runId, task.version + 1, PARAMS_AHEAD_WAIT_MS).catch((e: unknown) => this.log.debug({ err: e }, 'parameters ahead not fetched; the task will ask again'));
     const tensors = r.vector ? layoutViews(r.vector, ctx.pieceSizes) : [];
     try {
       const reply = await this.call('SubmitResult', () => {
