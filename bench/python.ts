@@ -71,18 +71,26 @@ export async function runTorchScript<T>(python: string, script: string, config: 
 function runPython(python: string, args: string[], timeoutSeconds: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const what = args[0] === '-c' ? `${python} -c` : `${python} ${args[0]}`;
-    // SIGKILL on timeout: the DDP scripts' ranks ask the kernel to end them with their parent
-    // (PR_SET_PDEATHSIG), so killing the one process we started ends them all.
     // No bytecode caches: the scripts import bench/torch_loopback.py, and a bench/__pycache__/
     // would litter the working tree.
     const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
-    const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'], env, timeout: timeoutSeconds * 1000, killSignal: 'SIGKILL' });
+    const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    // SIGKILL on timeout: the DDP scripts' ranks ask the kernel to end them with their parent
+    // (PR_SET_PDEATHSIG), so killing the one process we started ends them all. The timer is ours,
+    // not spawn's `timeout` option: Node clears that one only on 'exit', which a process that
+    // never started (no such interpreter: ENOENT) does not emit, so its timer would hold the
+    // bench open for the whole timeout after the skip note is printed.
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutSeconds * 1000);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (err) => reject(new PythonScriptError(`${what}: ${err.message}`)));
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new PythonScriptError(`${what}: ${err.message}`));
+    });
     child.on('close', (code, signal) => {
+      clearTimeout(timer);
       if (signal === 'SIGKILL') reject(new PythonScriptError(`${what} was killed (it did not finish within ${timeoutSeconds} s, or ran out of memory)`));
       else if (code !== 0) {
         const last = stderr.trim().split('\n').pop() ?? '';

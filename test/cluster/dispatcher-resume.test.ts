@@ -10,12 +10,17 @@ import { Dispatcher, type ClusterRun } from '../../coordinator/dispatch/dispatch
 import { Scheduler } from '../../coordinator/dispatch/scheduler.js';
 import { WorkerRegistry, type WorkerInfo } from '../../coordinator/dispatch/worker-registry.js';
 import type { JobPackage } from '../../shared/cluster/job-wire.js';
-import type { TaskSpec } from '../../coordinator/run/task.js';
+import type { PhaseSpec, TaskSpec } from '../../coordinator/run/task.js';
+import { Arena } from '../../shared/kernels/index.js';
 import { TaskKind, type ResultHeader } from '../../shared/proto/gen/cluster.js';
 
-/** A run of `steps` one-task steps; its phases are `train:<version>`. */
+/**
+ * A run of `steps` steps of one micro-batch; its phases are `train:<version>`. It takes no
+ * result vector (the dispatcher releases what a run does not take).
+ */
 class StepRun implements ClusterRun {
   version = 0;
+  readonly pieceSizes = [1];
   constructor(
     readonly id: number,
     readonly name: string,
@@ -24,15 +29,16 @@ class StepRun implements ClusterRun {
   get done(): boolean {
     return this.version >= this.steps;
   }
-  firstPhase(): TaskSpec[] {
+  firstPhase(): PhaseSpec | null {
     return this.phase();
   }
-  phase(): TaskSpec[] {
-    return [{ runId: this.id, phase: `train:${this.version}`, kind: 'train', step: this.version, index: 0, indices: Uint32Array.of(0, 1), maskSeed: 0 }];
+  phase(): PhaseSpec {
+    return { runId: this.id, name: `train:${this.version}`, kind: 'train', step: this.version, leaves: [{ indices: Uint32Array.of(0, 1), maskSeed: 0 }] };
   }
-  completePhase(): TaskSpec[] {
+  taskDone(): void {}
+  completePhase(): PhaseSpec | null {
     this.version++;
-    return this.done ? [] : this.phase();
+    return this.done ? null : this.phase();
   }
   currentParams() {
     return { version: this.version, params: [new Float32Array(1)], buffers: [] };
@@ -41,7 +47,7 @@ class StepRun implements ClusterRun {
 
 const info: WorkerInfo = { name: 't', device: 'cpu', deviceDetail: 'cpu', threads: 1, version: 'test' };
 const job = {
-  metadata: { jobId: 'job-1', name: 'r', compression: 'none', threads: 1, chunkBytes: 1 << 20, train: { params: [{ name: 'w', shape: [1], grad: 'grad:w', kind: 'weight' }], buffers: [] }, eval: {}, dataset: {} },
+  metadata: { jobId: 'job-1', name: 'r', compression: 'none', threads: 1, chunkBytes: 1 << 20, microbatchesPerStep: 1, train: { params: [{ name: 'w', shape: [1], grad: 'grad:w', kind: 'weight' }], buffers: [] }, eval: {}, dataset: {} },
   trainModel: new Uint8Array(1),
   evalModel: new Uint8Array(1),
 } as unknown as JobPackage;
@@ -49,6 +55,7 @@ const job = {
 function dispatcher(runs: ClusterRun[]) {
   return new Dispatcher({
     jobId: 'job-1',
+    arena: Arena.growable(),
     job,
     data: { features: new Float32Array(2), labels: new Int32Array(2) },
     runs,
@@ -70,15 +77,11 @@ const header = (workerId: string, t: TaskSpec): ResultHeader => ({
   microbatch: t.index,
   kind: TaskKind.TRAIN,
   paramVersion: t.step,
-  count: t.indices.length,
-  loss: 1,
-  headLosses: [1],
-  headNormalizers: [],
-  correct: 0,
-  hasCorrect: false,
+  leaves: t.leaves.map((l) => ({ count: l.indices.length, loss: 1, headLosses: [1], headNormalizers: [], correct: 0, hasCorrect: false })),
   computeMs: 1,
   codec: 'none',
   phase: t.phase,
+  wantNext: false,
 });
 
 async function task(d: Dispatcher, w: string): Promise<TaskSpec> {
@@ -89,17 +92,22 @@ async function task(d: Dispatcher, w: string): Promise<TaskSpec> {
 
 function submit(d: Dispatcher, w: string, t: TaskSpec) {
   const e = d.beginResult(header(w, t));
-  return e.kind === 'late' ? { accepted: false, note: e.note } : d.completeResult(header(w, t), e, [new Float32Array(1)]);
+  return e.kind === 'late' ? { accepted: false, note: e.note } : d.completeResult(header(w, t), e);
 }
 
 describe('Dispatcher, resumed and stopped', () => {
-  it('starts restored runs with their resume phase, the others with their first, and follows the phase each run is in', async () => {
+  it('starts restored runs with their resume phase, the others with their first, a run restored as over with none, and follows the phase each run is in', async () => {
     const fresh = new StepRun(0, 'fresh', 3);
     const restored = new StepRun(1, 'restored', 3);
     restored.version = 2;
-    const d = dispatcher([fresh, restored]);
-    d.start(new Map([[1, restored.phase()]]));
-    expect([d.activePhase(0), d.activePhase(1)]).toEqual(['train:0', 'train:2']);
+    const over = new StepRun(2, 'over', 3);
+    over.version = 3;
+    const d = dispatcher([fresh, restored, over]);
+    d.start(new Map<number, PhaseSpec | null>([
+      [1, restored.phase()],
+      [2, null],
+    ]));
+    expect([d.activePhase(0), d.activePhase(1), d.activePhase(2)]).toEqual(['train:0', 'train:2', undefined]);
     const [a, b] = [d.register(info).workerId, d.register(info).workerId];
     const tasks = [await task(d, a), await task(d, b)];
     expect(tasks.map((t) => `${t.runId}:${t.phase}`).sort()).toEqual(['0:train:0', '1:train:2']);

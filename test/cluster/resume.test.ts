@@ -14,7 +14,7 @@ import { fingerprint, readIdentity, writeIdentity, RunDirectoryError } from '../
 import { findCheckpoints, hasCheckpointFiles, restoreRuns, ResumeError, stopCheckpoint, type ResumableRun } from '../../coordinator/checkpoint/resume.js';
 import { saveCheckpoint, type CheckpointContents } from '../../coordinator/checkpoint/file.js';
 import type { RunCheckpointMeta } from '../../coordinator/run/run-records.js';
-import type { TaskSpec } from '../../coordinator/run/task.js';
+import type { PhaseSpec } from '../../coordinator/run/task.js';
 
 const job = (over: Partial<JobInput> = {}) => jobSchema.parse({ name: 'resume', seed: 7, ...over });
 const tmp = () => mkdtempSync(join(tmpdir(), 'gf-resume-'));
@@ -54,20 +54,22 @@ function meta(run: string, step: number, over: Partial<RunCheckpointMeta> = {}):
 
 const ckpt = (run: string, step: number, over: Partial<RunCheckpointMeta> = {}): CheckpointContents<RunCheckpointMeta> => ({ meta: meta(run, step, over), tensors: [Float32Array.of(step, step / 2)] });
 
-/** A run that records what it was restored from and resumes with one task of its own. */
+/** A run that records what it was restored from and resumes with a one-leaf phase of its own. */
 class FakeRun implements ResumableRun {
   restoredFrom: CheckpointContents<RunCheckpointMeta> | undefined;
   done = false;
+  readonly pieceSizes = [2];
   constructor(
     readonly id: number,
     readonly name: string,
     private next: RunCheckpointMeta['next'] = 'train',
   ) {}
-  firstPhase(): TaskSpec[] {
-    return [this.task('train:0')];
+  firstPhase(): PhaseSpec | null {
+    return this.phase('train:0');
   }
-  completePhase(): TaskSpec[] {
-    return [];
+  taskDone(): void {}
+  completePhase(): PhaseSpec | null {
+    return null;
   }
   currentParams() {
     return { version: 0, params: [], buffers: [] };
@@ -79,11 +81,11 @@ class FakeRun implements ResumableRun {
     this.restoredFrom = c;
     this.done = c.meta.stage === 'done';
   }
-  resumePhase(): TaskSpec[] {
-    return this.done ? [] : [this.task(`train:${this.restoredFrom!.meta.globalStep}`)];
+  resumePhase(): PhaseSpec | null {
+    return this.done ? null : this.phase(`train:${this.restoredFrom!.meta.globalStep}`);
   }
-  private task(phase: string): TaskSpec {
-    return { runId: this.id, phase, kind: 'train', step: 0, index: 0, indices: Uint32Array.of(0), maskSeed: 0 };
+  private phase(name: string): PhaseSpec {
+    return { runId: this.id, name, kind: 'train', step: 0, leaves: [{ indices: Uint32Array.of(0), maskSeed: 0 }] };
   }
 }
 
@@ -140,9 +142,9 @@ describe('finding and restoring checkpoints', () => {
     const beta = new FakeRun(1, 'beta');
     const gamma = new FakeRun(2, 'gamma');
     const restored = restoreRuns([alpha, beta, gamma], findCheckpoints(dir, log), log);
-    expect(restored.map((r) => [r.run.name, r.phase.map((t) => t.phase)])).toEqual([
-      ['alpha', ['train:6']],
-      ['beta', []],
+    expect(restored.map((r) => [r.run.name, r.phase?.name ?? null])).toEqual([
+      ['alpha', 'train:6'],
+      ['beta', null],
     ]);
     expect(Array.from(alpha.restoredFrom!.tensors[0]!)).toEqual([6, 3]);
     expect(beta.done).toBe(true);

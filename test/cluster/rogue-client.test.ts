@@ -1,6 +1,6 @@
 /**
- * A rogue client (a raw grpc-js client, no worker code) registers, takes a task and sends bad
- * results; every one is rejected with a status code and a message that says why. It then goes
+ * A rogue client (a raw grpc-js client, no worker code) registers, takes a task (the whole first
+ * step: it is grouped while no worker is registered) and sends bad results; every one is rejected with a status code and a message that says why. It then goes
  * silent holding a task: its lease expires, the task goes to the real workers, and the run ends
  * with bit-identical parameters to an undisturbed run of the same job.
  */
@@ -62,15 +62,11 @@ describe('a rogue client against a running job', () => {
     microbatch: task.microbatch,
     kind: TaskKind.TRAIN,
     paramVersion: task.paramVersion,
-    count: task.sampleIndices.length / 4,
-    loss: 1,
-    headLosses: [1],
-  headNormalizers: [],
-    correct: 0,
-    hasCorrect: true,
+    leaves: task.leafSizes.map((count) => ({ count, loss: 1, headLosses: [1], headNormalizers: [], correct: 0, hasCorrect: true })),
     computeMs: 1,
     codec: 'none',
     phase: task.phase,
+    wantNext: false,
     ...over,
   });
   const gradients = (fill: (name: string, i: number) => number = () => 0.001, lengthDelta: Record<string, number> = {}) =>
@@ -160,6 +156,18 @@ describe('a rogue client against a running job', () => {
     const noHeader = await rejection(submit(rogue, result(header(), gradients()).slice(1)));
     expect(noHeader.code).toBe(Status.INVALID_ARGUMENT);
     expect(noHeader.details).toContain('must start with its header');
+  });
+
+  it('rejects a header whose leaves do not match the task’s with INVALID_ARGUMENT naming the leaf', async () => {
+    expect(task.leafSizes.length).toBeGreaterThan(1);
+    expect(task.leafSizes.reduce((a, n) => a + n, 0)).toBe(task.sampleIndices.length / 4);
+    const h = header();
+    const missing = await rejection(submit(rogue, result({ ...h, leaves: h.leaves.slice(1) }, gradients())));
+    expect(missing.code).toBe(Status.INVALID_ARGUMENT);
+    expect(missing.details).toContain(`reports ${task.leafSizes.length - 1} leaves; the task has ${task.leafSizes.length}`);
+    const miscounted = await rejection(submit(rogue, result({ ...h, leaves: h.leaves.map((l, j) => (j === 1 ? { ...l, count: l.count + 1 } : l)) }, gradients())));
+    expect(miscounted.code).toBe(Status.INVALID_ARGUMENT);
+    expect(miscounted.details).toContain(`leaf 1 covers ${task.leafSizes[1]! + 1} samples; the task gave it ${task.leafSizes[1]}`);
   });
 
   it('rejects a result computed on other parameters than the task needs with FAILED_PRECONDITION', async () => {

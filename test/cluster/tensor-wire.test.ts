@@ -6,7 +6,7 @@
 import { createCipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { ResultChunk, TensorChunk, TaskKind, type ResultHeader } from '../../shared/proto/gen/cluster.js';
+import { ResultChunk, ResultHeader, TensorChunk, TaskKind } from '../../shared/proto/gen/cluster.js';
 import { decodeResultChunk, decodeTensorChunk, encodeResultChunk, encodeTensorChunk } from '../../shared/cluster/tensor-wire.js';
 import { encodeTensorChunks } from '../../shared/cluster/tensor-stream.js';
 import { Rng } from '../../shared/random.js';
@@ -47,6 +47,7 @@ const CHUNKS: [string, TensorChunk][] = [
   ['a non-ASCII codec name', chunk({ codec: 'ñ-codec✓', data: bytes(8, 7) })],
 ];
 
+/** A header with per-leaf figures (nested messages, repeated doubles, an optional NonFinite). */
 const HEADER: ResultHeader = {
   workerId: 'w1-abc',
   jobId: 'job-1',
@@ -55,15 +56,15 @@ const HEADER: ResultHeader = {
   microbatch: 3,
   kind: TaskKind.TRAIN,
   paramVersion: 41,
-  count: 32,
-  loss: 0.731,
-  correct: 29,
-  hasCorrect: true,
   computeMs: 3.25,
   codec: 'none',
-  headLosses: [0.5, 0.25],
-  phase: 'train',
-  headNormalizers: [32, 16],
+  phase: 'train:41',
+  leaves: [
+    { count: 32, loss: 0.731, headLosses: [0.5, 0.25], headNormalizers: [32, 16], correct: 29, hasCorrect: true, nonFinite: undefined },
+    { count: 7, loss: Number.NaN, headLosses: [Number.NaN], headNormalizers: [7], correct: 0, hasCorrect: false, nonFinite: { param: 3, element: 2 ** 40, value: Number.NEGATIVE_INFINITY } },
+    { count: 0, loss: 0, headLosses: [], headNormalizers: [], correct: 0, hasCorrect: false, nonFinite: undefined },
+  ],
+  wantNext: true,
 };
 
 describe('TensorChunk wire encoding', () => {
@@ -115,6 +116,7 @@ describe('TensorChunk wire encoding', () => {
 describe('ResultChunk wire encoding', () => {
   const cases: [string, ResultChunk][] = [
     ['a header', { header: HEADER, tensor: undefined }],
+    ['a header with every field at its default', { header: ResultHeader.fromPartial({}), tensor: undefined }],
     ['an empty message', { header: undefined, tensor: undefined }],
     ...CHUNKS.map(([name, c]): [string, ResultChunk] => [`a tensor part: ${name}`, { header: undefined, tensor: c }]),
     ['both parts (not valid as a oneof, but encoded like ts-proto)', { header: HEADER, tensor: CHUNKS[1]![1] }],
@@ -125,6 +127,12 @@ describe('ResultChunk wire encoding', () => {
     const theirs = ResultChunk.encode(m).finish();
     expect(Buffer.compare(ours, Buffer.from(theirs))).toBe(0);
     expectSame(decodeResultChunk(ours), ResultChunk.decode(theirs));
+  });
+
+  it('round-trips a header: every leaf’s figures (NaN, ±Inf and 64-bit element indices included) and want_next', () => {
+    const decoded = decodeResultChunk(encodeResultChunk({ header: HEADER, tensor: CHUNKS[1]![1] }));
+    expectSame(decoded.header, HEADER);
+    expectSame(decoded.tensor, CHUNKS[1]![1]);
   });
 
   it('reads a tensor part with data as a view', () => {

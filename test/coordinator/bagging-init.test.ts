@@ -13,7 +13,8 @@
  *     naming the field, under `init: per_member`;
  *   - a per_member ensemble stopped with one member done, one mid-training and one before its
  *     first checkpoint, then rebuilt and restored from its checkpoints (the last starting over),
- *     ends with the parameters of an uninterrupted one, bit for bit.
+ *     ends with the parameters of an uninterrupted one, bit for bit, also when the restarted
+ *     coordinator groups the steps into more tasks (a larger pool) that arrive in another order.
  *     Results are made up (deterministic, parameter-dependent) as in resume-outputs.test.ts.
  */
 import { describe, expect, it, beforeAll } from 'vitest';
@@ -27,7 +28,7 @@ import type { JobInput } from '../../coordinator/job/schema.js';
 import { buildEnsemble } from '../../coordinator/run/build-runs.js';
 import { RunDirectory } from '../../coordinator/run/outputs.js';
 import type { TrainingRun } from '../../coordinator/run/training-run.js';
-import { drive } from './made-up-results.js';
+import { arena, atPhase, drive } from './made-up-results.js';
 import { findCheckpoints, restoreRuns } from '../../coordinator/checkpoint/resume.js';
 import { IDENTITY_FILE, NOT_FINGERPRINTED, RunDirectoryError, fingerprint, readIdentity, sortKeys, writeIdentity } from '../../coordinator/run-dir/job-identity.js';
 import { SeedStream, deriveSeed } from '../../coordinator/plan/seeds.js';
@@ -67,7 +68,7 @@ async function load(input: JobInput, baseDir = process.cwd()): Promise<LoadedJob
 }
 
 function ensembleIn(j: LoadedJob, dir = tmp()) {
-  return buildEnsemble(j, { out: new RunDirectory(dir), log, now: () => 0, workers: () => ({ registrations: 1, connected: 1 }) });
+  return buildEnsemble(j, { out: new RunDirectory(dir), arena, log, now: () => 0, workers: () => ({ registrations: 1, connected: 1 }) });
 }
 
 /** Every initializer of the spec built with `seed`, by name. */
@@ -122,7 +123,7 @@ describe('members’ initial weights', () => {
     for (const init of ['shared', 'per_member'] as const) {
       const j = await load(job({ epochs: 1, max_steps: 1, data: { source: 'digits', limit: 100, split: { validation: 10, test: 10 } } }, { members: 2, init }));
       const e = ensembleIn(j);
-      for (const m of e.members) drive(m, m.firstPhase());
+      for (const m of e.members) await drive(m, m.firstPhase());
       const s = await e.settled;
       expect(s.ensemble.init).toBe(init);
       expect(s.members.map((m) => m.init_seed)).toEqual(init === 'shared' ? [5, 5] : [memberSeed(0), memberSeed(1)]);
@@ -188,7 +189,7 @@ describe('a resumed per_member ensemble', () => {
   beforeAll(async () => {
     j = await load(job({}, { members: 3, init: 'per_member' }));
     const e = ensembleIn(j);
-    for (const m of e.members) drive(m, m.firstPhase());
+    for (const m of e.members) await drive(m, m.firstPhase());
     expect((await e.settled).status).toBe('done');
     straight = e.members.map(hashOf);
     expect(new Set(straight).size).toBe(3);
@@ -198,9 +199,9 @@ describe('a resumed per_member ensemble', () => {
     const dir = tmp();
     const first = ensembleIn(j, dir);
     const [m0, m1, m2] = first.members as [TrainingRun, TrainingRun, TrainingRun];
-    drive(m0, m0.firstPhase()); // done
-    drive(m1, m1.firstPhase(), (next) => next[0]?.phase === 'train:3'); // checkpoint at step 2, one step past it
-    drive(m2, m2.firstPhase(), (next) => next[0]?.phase === 'train:1'); // one step, no checkpoint: starts over, from its own draw again
+    await drive(m0, m0.firstPhase()); // done
+    await drive(m1, m1.firstPhase(), { until: atPhase('train:3') }); // checkpoint at step 2, one step past it
+    await drive(m2, m2.firstPhase(), { until: atPhase('train:1') }); // one step, no checkpoint: starts over, from its own draw again
 
     const second = ensembleIn(j, dir);
     const restored = restoreRuns(second.members, findCheckpoints(dir, log), log);
@@ -208,8 +209,9 @@ describe('a resumed per_member ensemble', () => {
       ['member-0', true, expect.any(Number)],
       ['member-1', false, 2],
     ]);
-    drive(second.members[1]!, restored[1]!.phase);
-    drive(second.members[2]!, second.members[2]!.firstPhase());
+    // The restarted coordinator has a larger pool: every micro-batch is a task of its own, arriving in any order.
+    await drive(second.members[1]!, restored[1]!.phase, { workers: 2, arrivalSeed: 1 });
+    await drive(second.members[2]!, second.members[2]!.firstPhase(), { workers: 2, arrivalSeed: 2 });
     expect((await second.settled).status).toBe('done');
     expect(second.members.map(hashOf)).toEqual(straight);
   }, 60_000);

@@ -5,10 +5,10 @@
  * Checked by counting what the workers were given: each member trains, every epoch, on exactly
  * its planned bootstrap sample (round(fraction·n) draws, repeats included) and is scored on
  * exactly the training samples it never drew; every member's final parameters are bit-identical
- * for 1 and 3 workers (with shared and with per-member initial weights); no worker idles while
- * any member has an untaken task, and a member that stopped early gets no more work; the
- * ensemble model loads in onnxruntime and its probabilities equal the mean of the members' own
- * models' softmax outputs.
+ * for 1 and 3 workers (one task per step, or one per micro-batch; with shared and with
+ * per-member initial weights); no worker idles while any member has an untaken task, and a
+ * member that stopped early gets no more work; the ensemble model loads in onnxruntime and its
+ * probabilities equal the mean of the members' own models' softmax outputs.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -23,12 +23,12 @@ import { buildEnsemble, buildRuns } from '../../coordinator/run/build-runs.js';
 import { RunDirectory } from '../../coordinator/run/outputs.js';
 import { Scheduler } from '../../coordinator/dispatch/scheduler.js';
 import { taskKey, type TaskResult, type TaskSpec } from '../../coordinator/run/task.js';
+import { Arena } from '../../shared/kernels/index.js';
+import { openWorkers, phaseOwner, tasksFor } from './simulated-workers.js';
 import type { EnsembleSummary } from '../../coordinator/run/ensemble.js';
 import { EnsembleError } from '../../coordinator/run/ensemble-errors.js';
 import { bootstrapSample } from '../../coordinator/plan/bootstrap.js';
 import { gatherBatch } from '../../shared/data/batch.js';
-import { TrainingRunner, EvalRunner } from '../../shared/engine/runner.js';
-import { cpuDevice } from '../../shared/engine/cpu.js';
 import { Rng } from '../../shared/random.js';
 
 const log = pino({ level: 'silent' });
@@ -61,18 +61,13 @@ interface Given {
 async function simulate(job: LoadedJob, workers: number, orderSeed: number) {
   const dir = mkdtempSync(join(tmpdir(), 'gf-bagging-'));
   const deferred: Promise<unknown>[] = [];
-  const ensemble = buildEnsemble(job, { out: new RunDirectory(dir), log, now: () => performance.now(), workers: () => ({ registrations: workers, connected: workers }), defer: (_, work) => deferred.push(work) });
+  const arena = Arena.growable();
+  const ensemble = buildEnsemble(job, { out: new RunDirectory(dir), arena, log, now: () => performance.now(), workers: () => ({ registrations: workers, connected: workers }), defer: (_, work) => deferred.push(work) });
   const runs = new Map(ensemble.members.map((m) => [m.id, m]));
-  const shapes = new Map([...job.training.params, ...job.training.buffers].map((p) => [p.name, p.shape]));
-  const sims = await Promise.all(
-    Array.from({ length: workers }, async (_, w) => ({
-      id: `w${w}`,
-      train: await TrainingRunner.open(job.training, cpuDevice()),
-      evaluate: await EvalRunner.open(job.evaluation, cpuDevice(), shapes),
-    })),
-  );
+  const sims = await openWorkers(workers, job.training, job.evaluation, job.dataset, Math.ceil(job.config.batch.global / job.config.batch.micro));
   const scheduler = new Scheduler();
-  for (const m of ensemble.members) scheduler.startPhase(m, m.firstPhase(), 0);
+  // Each member's phases are grouped for the pool, as the dispatcher groups them.
+  for (const m of ensemble.members) scheduler.startPhase(phaseOwner(m, workers), tasksFor(m.firstPhase(), workers), 0);
   const given: Given[] = [];
   /** Rounds in which a worker got nothing although a task was untaken. */
   const idleWithWork: number[] = [];
@@ -95,20 +90,7 @@ async function simulate(job: LoadedJob, workers: number, orderSeed: number) {
     // A worker went without: nothing may be left for it (the probe would take it).
     if (idle && scheduler.next('probe', clock) !== undefined) idleWithWork.push(round);
     const results: { worker: string; task: TaskSpec; result: TaskResult }[] = [];
-    for (const { worker, task } of taken) {
-      const { params, buffers } = runs.get(task.runId)!.currentParams();
-      const batch = gatherBatch(job.dataset, task.indices);
-      if (task.kind === 'train') {
-        worker.train.setParams(params);
-        worker.train.setBuffers(buffers);
-        const r = await worker.train.step(batch, task.maskSeed);
-        results.push({ worker: worker.id, task, result: { count: batch.count, loss: r.loss, headLosses: r.headLosses, correct: r.correct, grads: r.grads, state: r.state, workerId: worker.id, computeMs: 0 } });
-      } else {
-        worker.evaluate.setWeights(params, buffers);
-        const r = await worker.evaluate.evaluate(batch);
-        results.push({ worker: worker.id, task, result: { count: r.count, loss: r.lossSum, headLosses: r.headLossSums, correct: r.correct, workerId: worker.id, computeMs: 0 } });
-      }
-    }
+    for (const { worker, task } of taken) results.push({ worker: worker.id, task, result: await worker.compute(task, runs.get(task.runId)!.currentParams(), arena) });
     for (const k of rng.permutation(results.length)) {
       const { worker, task, result } = results[k]!;
       scheduler.submit(worker, taskKey(task), result, false, ++clock);
@@ -155,7 +137,7 @@ describe('bagging ensemble (members over one Scheduler, simulated workers, real 
       expect(Math.max(...want.values())).toBeGreaterThan(1); // a bootstrap with repeats, not a subset
       const train = three.given.filter((g) => g.task.runId === m.id && g.task.kind === 'train');
       for (let epoch = 0; epoch < 2; epoch++) {
-        const used = train.filter((g) => Math.floor(Number(g.task.phase.split(':')[1]) / stepsPerEpoch) === epoch).flatMap((g) => [...g.task.indices]);
+        const used = train.filter((g) => Math.floor(Number(g.task.phase.split(':')[1]) / stepsPerEpoch) === epoch).flatMap((g) => samplesOf(g.task));
         expect(used.length).toBe(size);
         expect(countOf(used)).toEqual(want);
       }
@@ -170,8 +152,8 @@ describe('bagging ensemble (members over one Scheduler, simulated workers, real 
     const n = job.trainIndices.length;
     const all = new Set(job.trainIndices);
     for (const m of three.ensemble.members) {
-      const drawn = new Set(three.given.filter((g) => g.task.runId === m.id && g.task.kind === 'train').flatMap((g) => [...g.task.indices]));
-      const oob = three.given.filter((g) => g.task.runId === m.id && g.task.split === 'oob').flatMap((g) => [...g.task.indices]);
+      const drawn = new Set(three.given.filter((g) => g.task.runId === m.id && g.task.kind === 'train').flatMap((g) => samplesOf(g.task)));
+      const oob = three.given.filter((g) => g.task.runId === m.id && g.task.split === 'oob').flatMap((g) => samplesOf(g.task));
       expect(new Set(oob).size).toBe(oob.length); // each out-of-bag sample scored once
       expect(oob.filter((i) => drawn.has(i))).toEqual([]);
       expect(oob.length + drawn.size).toBe(n);
@@ -337,10 +319,15 @@ describe('bagging job configuration', () => {
       }),
     );
     const dir = mkdtempSync(join(tmpdir(), 'gf-bagging-'));
-    expect(() => buildRuns(job, { out: new RunDirectory(dir), log, now: () => 0, workers: () => ({ registrations: 0, connected: 0 }) })).toThrow(EnsembleError);
-    expect(() => buildRuns(job, { out: new RunDirectory(dir), log, now: () => 0, workers: () => ({ registrations: 0, connected: 0 }) })).toThrow(/ensemble\.predict 'vote' needs classification \(cross-entropy\) heads; head 'out' has a mse loss/);
+    expect(() => buildRuns(job, { out: new RunDirectory(dir), arena: Arena.growable(), log, now: () => 0, workers: () => ({ registrations: 0, connected: 0 }) })).toThrow(EnsembleError);
+    expect(() => buildRuns(job, { out: new RunDirectory(dir), arena: Arena.growable(), log, now: () => 0, workers: () => ({ registrations: 0, connected: 0 }) })).toThrow(/ensemble\.predict 'vote' needs classification \(cross-entropy\) heads; head 'out' has a mse loss/);
   });
 });
+
+/** Every sample a task holds, leaf after leaf. */
+function samplesOf(task: TaskSpec): number[] {
+  return task.leaves.flatMap((l) => [...l.indices]);
+}
 
 function countOf(xs: ArrayLike<number>): Map<number, number> {
   const m = new Map<number, number>();

@@ -23,8 +23,8 @@ import { RunDirectory } from '../../coordinator/run/outputs.js';
 import { buildEnsemble } from '../../coordinator/run/build-runs.js';
 import type { EnsembleSummary } from '../../coordinator/run/ensemble.js';
 import { findCheckpoints, restoreRuns, writeStopCheckpoints } from '../../coordinator/checkpoint/resume.js';
-import type { TaskSpec } from '../../coordinator/run/task.js';
-import { drive as driveRun } from './made-up-results.js';
+import type { PhaseSpec } from '../../coordinator/run/task.js';
+import { arena, atPhase, drive as driveRun } from './made-up-results.js';
 import type { ParamInfo } from '../../shared/autodiff/compile-types.js';
 import { writtenBeforeCheckpoint, type CheckpointPosition } from '../../coordinator/run/metrics-rewind.js';
 import { readMetricsFile, rewindMetricsFile } from '../../coordinator/run/metrics-file.js';
@@ -38,9 +38,12 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'gf-resume-out-'));
 let clock = 0;
 const now = () => clock;
 
-/** Completes `run`'s phases (made-up results), the fake clock one second further per phase. */
-const drive = (run: TrainingRun, tasks: TaskSpec[], until?: (next: TaskSpec[]) => boolean) => driveRun(run, tasks, until, () => (clock += 1000));
-const atPhase = (phase: string) => (next: TaskSpec[]) => next[0]?.phase === phase;
+/**
+ * Completes `run`'s phases (made-up results), the fake clock one second further per phase. A
+ * coordinator started again may have another pool: `workers` groups the phases into that many
+ * tasks or more (the results do not depend on it).
+ */
+const drive = (run: TrainingRun, phase: PhaseSpec | null, until?: (next: PhaseSpec) => boolean, workers = 1) => driveRun(run, phase, { until, workers, beforePhase: () => (clock += 1000) });
 
 /** metrics.jsonl, every line parsed (a torn line left behind fails the test). */
 function metrics(dir: string): Record<string, unknown>[] {
@@ -135,6 +138,7 @@ function plainRun(dir: string): TrainingRun {
     id: 0,
     name: 'plain',
     job: plainJob,
+    arena,
     params,
     buffers: [],
     trainIndices: range(0, 20),
@@ -149,32 +153,32 @@ function plainRun(dir: string): TrainingRun {
 }
 
 /** A coordinator started again on `dir`: the run rebuilt and restored from its newest good checkpoint. */
-function restart(dir: string): { run: TrainingRun; tasks: TaskSpec[] } {
+function restart(dir: string): { run: TrainingRun; phase: PhaseSpec | null } {
   clock += 3_600_000; // an hour down: not training time
   const run = plainRun(dir);
   const [restored] = restoreRuns([run], findCheckpoints(dir, log), log);
   expect(restored?.run).toBe(run);
-  return { run, tasks: restored!.phase };
+  return { run, phase: restored!.phase };
 }
 
 describe('a resumed run’s metrics and summary', () => {
   let straight: { records: Record<string, unknown>[]; summary: Record<string, unknown> };
-  beforeAll(() => {
+  beforeAll(async () => {
     const dir = tmp();
     const run = plainRun(dir);
-    drive(run, run.firstPhase());
+    await drive(run, run.firstPhase());
     straight = { records: metrics(dir), summary: summaryOf(dir) };
     expect(straight.summary.status).toBe('done');
     expect(straight.summary.steps).toBe(9);
   });
 
-  it('killed two steps after a checkpoint, mid-line: the steps after it are written once, the torn line is gone, one resume record marks the restart', () => {
+  it('killed two steps after a checkpoint, mid-line: the steps after it are written once, the torn line is gone, one resume record marks the restart', async () => {
     const dir = tmp();
     const first = plainRun(dir);
-    drive(first, first.firstPhase(), atPhase('train:5')); // steps 1–5 done; ckpt-3 is the newest
+    await drive(first, first.firstPhase(), atPhase('train:5')); // steps 1–5 done; ckpt-3 is the newest
     appendFileSync(join(dir, 'metrics.jsonl'), '{"type":"step","run":"plain","step":6,"lo');
-    const { run, tasks } = restart(dir);
-    drive(run, tasks);
+    const { run, phase } = restart(dir);
+    await drive(run, phase, undefined, 3); // a pool of 3 now: every micro-batch its own task
 
     const records = metrics(dir);
     expect(comparable(records)).toEqual(comparable(straight.records));
@@ -189,37 +193,37 @@ describe('a resumed run’s metrics and summary', () => {
     expect(readdirSync(dir).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 
-  it('killed just after the validation its checkpoint was waiting for: that validation is written once', () => {
+  it('killed just after the validation its checkpoint was waiting for: that validation is written once', async () => {
     const dir = tmp();
     const first = plainRun(dir);
-    drive(first, first.firstPhase(), atPhase('train:6')); // validation of step 6 written; ckpt-6 says it is next
+    await drive(first, first.firstPhase(), atPhase('train:6')); // validation of step 6 written; ckpt-6 says it is next
     expect(metrics(dir).filter((r) => r.type === 'eval' && r.step === 6)).toHaveLength(1);
-    const { run, tasks } = restart(dir);
-    expect(tasks[0]!.phase).toBe('eval:validation:6:6');
-    drive(run, tasks);
+    const { run, phase } = restart(dir);
+    expect(phase?.name).toBe('eval:validation:6:6');
+    await drive(run, phase);
     expect(comparable(metrics(dir))).toEqual(comparable(straight.records));
   });
 
-  it('stopped (SIGTERM) during the step after a validation: that validation is kept, not re-run', () => {
+  it('stopped (SIGTERM) during the step after a validation: that validation is kept, not re-run', async () => {
     const dir = tmp();
     const first = plainRun(dir);
-    drive(first, first.firstPhase(), atPhase('train:6'));
+    await drive(first, first.firstPhase(), atPhase('train:6'));
     const written = writeStopCheckpoints([first], { activePhase: () => 'train:6', dirOf: (r) => r.checkpointDir, keep: 5, log });
     expect(written).toEqual([join(dir, 'checkpoints', 'ckpt-0000000006.gfck')]);
-    const { run, tasks } = restart(dir);
-    expect(tasks[0]!.phase).toBe('train:6');
-    drive(run, tasks);
+    const { run, phase } = restart(dir);
+    expect(phase?.name).toBe('train:6');
+    await drive(run, phase, undefined, 2);
     expect(comparable(metrics(dir))).toEqual(comparable(straight.records));
   });
 
-  it('counts training time across restarts in wall_time_s (not the time the coordinator was down), and the resumes', () => {
+  it('counts training time across restarts in wall_time_s (not the time the coordinator was down), and the resumes', async () => {
     const dir = tmp();
     const first = plainRun(dir);
-    drive(first, first.firstPhase(), atPhase('train:5'));
+    await drive(first, first.firstPhase(), atPhase('train:5'));
     const second = restart(dir);
-    drive(second.run, second.tasks, atPhase('train:7')); // ckpt-6 is the newest now
+    await drive(second.run, second.phase, atPhase('train:7')); // ckpt-6 is the newest now
     const third = restart(dir);
-    drive(third.run, third.tasks);
+    await drive(third.run, third.phase);
 
     const summary = summaryOf(dir);
     expect(summary.wall_time_s).toBe(straight.summary.wall_time_s);
@@ -234,10 +238,10 @@ describe('a resumed run’s metrics and summary', () => {
     expect(typeof startedAt).toBe('string');
   });
 
-  it('restores a run that was done from a checkpoint older than the test field: test metrics, wall time and start from its summary.json', () => {
+  it('restores a run that was done from a checkpoint older than the test field: test metrics, wall time and start from its summary.json', async () => {
     const dir = tmp();
     const first = plainRun(dir);
-    drive(first, first.firstPhase());
+    await drive(first, first.firstPhase());
     const file = join(dir, 'checkpoints', 'ckpt-0000000009.gfck');
     const c = decodeCheckpoint<RunCheckpointMeta>(readFileSync(file));
     expect(c.meta.stage).toBe('done');
@@ -245,8 +249,8 @@ describe('a resumed run’s metrics and summary', () => {
     writeFileSync(file, encodeCheckpoint({ meta: older, tensors: c.tensors }));
     const before = readFileSync(join(dir, 'metrics.jsonl'), 'utf8');
 
-    const { run, tasks } = restart(dir);
-    expect(tasks).toEqual([]);
+    const { run, phase } = restart(dir);
+    expect(phase).toBeNull();
     const { resumes: _r, ...summary } = run.summary();
     const { resumes: _r2, ...onDisk } = summaryOf(dir);
     expect(summary).toEqual(onDisk);
@@ -254,15 +258,15 @@ describe('a resumed run’s metrics and summary', () => {
     expect(readFileSync(join(dir, 'metrics.jsonl'), 'utf8')).toBe(before);
   });
 
-  it('starts the metrics over when the run had no checkpoint to resume from', () => {
+  it('starts the metrics over when the run had no checkpoint to resume from', async () => {
     const dir = tmp();
     const first = plainRun(dir);
-    drive(first, first.firstPhase(), atPhase('train:2')); // two steps, no checkpoint yet
+    await drive(first, first.firstPhase(), atPhase('train:2')); // two steps, no checkpoint yet
     expect(existsSync(join(dir, 'checkpoints'))).toBe(false);
     clock += 60_000;
     const run = plainRun(dir);
     expect(restoreRuns([run], findCheckpoints(dir, log), log)).toEqual([]);
-    drive(run, run.firstPhase());
+    await drive(run, run.firstPhase());
     expect(comparable(metrics(dir))).toEqual(comparable(straight.records));
   });
 });
@@ -285,7 +289,7 @@ function ensembleJob(): JobInput {
 }
 
 function ensembleIn(job: LoadedJob, dir: string) {
-  return buildEnsemble(job, { out: new RunDirectory(dir), log, now, workers: () => ({ registrations: 1, connected: 1 }) });
+  return buildEnsemble(job, { out: new RunDirectory(dir), arena, log, now, workers: () => ({ registrations: 1, connected: 1 }) });
 }
 
 describe('a resumed bagging ensemble', () => {
@@ -295,7 +299,7 @@ describe('a resumed bagging ensemble', () => {
     job = await loadJob(parseJob(ensembleJob(), 'test'), 'test', process.cwd());
     const dir = tmp();
     const ens = ensembleIn(job, dir);
-    for (const m of ens.members) drive(m, m.firstPhase());
+    for (const m of ens.members) await drive(m, m.firstPhase());
     straight = { dir, summary: await ens.settled };
     expect(straight.summary.status).toBe('done');
     expect(straight.summary.members.every((m) => m.test !== null)).toBe(true);
@@ -304,8 +308,8 @@ describe('a resumed bagging ensemble', () => {
   it('reports a member that was done before the restart as it was, test metrics included, and writes the ensemble’s records once', async () => {
     const dir = tmp();
     const first = ensembleIn(job, dir);
-    drive(first.members[0]!, first.members[0]!.firstPhase()); // member 0 done (its test scored)
-    drive(first.members[1]!, first.members[1]!.firstPhase(), atPhase('train:3')); // member 1: 3 steps, ckpt-2
+    await drive(first.members[0]!, first.members[0]!.firstPhase()); // member 0 done (its test scored)
+    await drive(first.members[1]!, first.members[1]!.firstPhase(), atPhase('train:3')); // member 1: 3 steps, ckpt-2
     const startedAt = summaryOf(join(dir, 'members', '0')).started_at;
     expect(typeof startedAt).toBe('string');
     await new Promise((r) => setTimeout(r, 5)); // a restart at another millisecond
@@ -317,7 +321,7 @@ describe('a resumed bagging ensemble', () => {
       ['member-0', true],
       ['member-1', false],
     ]);
-    drive(second.members[1]!, restored[1]!.phase);
+    await drive(second.members[1]!, restored[1]!.phase, undefined, 2);
     const summary = await second.settled;
 
     expect(summary.members).toEqual(straight.summary.members);

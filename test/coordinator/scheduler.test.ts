@@ -2,15 +2,22 @@
 import { describe, it, expect } from 'vitest';
 import { Scheduler, TaskRejected, type PhaseOwner } from '../../coordinator/dispatch/scheduler.js';
 import { taskKey, type TaskResult, type TaskSpec } from '../../coordinator/run/task.js';
+import { tasksOf } from '../../coordinator/dispatch/task-grouping.js';
 
-function owner(id: number, phases: number, k: number): PhaseOwner & { completed: TaskResult[][]; first: () => TaskSpec[] } {
+/** A run of `phases` phases of `k` one-sample micro-batches, each its own task (a pool of k workers). */
+function owner(id: number, phases: number, k: number): PhaseOwner & { completed: TaskResult[][]; done: string[]; first: () => TaskSpec[] } {
   let phase = 0;
   const make = (): TaskSpec[] =>
-    phase >= phases ? [] : Array.from({ length: k }, (_, index) => ({ runId: id, phase: `train:${phase}`, kind: 'train' as const, step: phase, index, indices: new Uint32Array([index]), maskSeed: 0 }));
+    phase >= phases ? [] : tasksOf({ runId: id, name: `train:${phase}`, kind: 'train', step: phase, leaves: Array.from({ length: k }, (_, j) => ({ indices: Uint32Array.of(j), maskSeed: 0 })) }, k);
   const o = {
     id,
     completed: [] as TaskResult[][],
+    /** Tasks reported done (taskDone), as `phase/index`. */
+    done: [] as string[],
     first: make,
+    taskDone(name: string, task: TaskSpec) {
+      o.done.push(`${name}/${task.index}`);
+    },
     completePhase(_name: string, results: TaskResult[]) {
       o.completed.push(results);
       phase++;
@@ -20,7 +27,7 @@ function owner(id: number, phases: number, k: number): PhaseOwner & { completed:
   return o;
 }
 
-const result = (workerId: string, loss: number): TaskResult => ({ count: 1, loss, headLosses: [], correct: undefined, workerId, computeMs: 0 });
+const result = (workerId: string, loss: number): TaskResult => ({ leaves: [{ count: 1, loss, headLosses: [], headNormalizers: [], correct: undefined }], workerId, computeMs: 0 });
 
 describe('Scheduler', () => {
   it('hands tasks out lowest index first, round robin across runs', () => {
@@ -41,9 +48,30 @@ describe('Scheduler', () => {
     expect(s.submit('w3', taskKey(t[2]!), result('w3', 2), false, 1)).toEqual({ accepted: true, phaseDone: false });
     expect(s.submit('w1', taskKey(t[0]!), result('w1', 0), false, 2)).toEqual({ accepted: true, phaseDone: false });
     expect(s.submit('w2', taskKey(t[1]!), result('w2', 1), false, 3)).toEqual({ accepted: true, phaseDone: true });
-    expect(a.completed[0]!.map((r) => r.loss)).toEqual([0, 1, 2]);
+    expect(a.completed[0]!.map((r) => r.leaves[0]!.loss)).toEqual([0, 1, 2]);
     expect(s.submit('w2', taskKey(t[1]!), result('w2', 9), false, 4)).toMatchObject({ accepted: false });
     expect(s.activeRuns).toBe(0);
+  });
+
+  it('tells the owner of each task’s first result as it is accepted, before the phase completes, and not of rejected or duplicate results', () => {
+    const s = new Scheduler({ stragglerFactor: 1, stragglerMinMs: 0 });
+    const a = owner(1, 1, 3);
+    s.startPhase(a, a.first(), 0);
+    const [t0, t1, t2] = [s.next('w1', 0)!, s.next('w2', 0)!, s.next('w3', 0)!];
+    expect(() => s.submit('w2', taskKey(t1), result('w2', NaN), true, 1)).toThrow(TaskRejected);
+    expect(a.done).toEqual([]);
+    expect(s.next('w4', 1)).toMatchObject({ index: 1 });
+    expect(s.submit('w1', taskKey(t0), result('w1', 0), false, 2)).toEqual({ accepted: true, phaseDone: false });
+    expect(a.done).toEqual(['train:0/0']);
+    expect(a.completed).toEqual([]);
+    // w1 backs up w4 on task 1 and answers first; w4's result comes second and is ignored.
+    expect(s.next('w1', 10)).toMatchObject({ index: 1 });
+    expect(s.submit('w1', taskKey(t1), result('w1', 1), false, 11)).toEqual({ accepted: true, phaseDone: false });
+    expect(s.submit('w4', taskKey(t1), result('w4', 9), false, 12)).toMatchObject({ accepted: false, note: expect.stringContaining('already has a result') });
+    expect(a.done).toEqual(['train:0/0', 'train:0/1']);
+    expect(s.submit('w3', taskKey(t2), result('w3', 2), false, 13)).toEqual({ accepted: true, phaseDone: true });
+    expect(a.done).toEqual(['train:0/0', 'train:0/1', 'train:0/2']);
+    expect(a.completed.map((rs) => rs.map((r) => r.leaves[0]!.loss))).toEqual([[0, 1, 2]]);
   });
 
   it('gives a lost worker’s tasks to the next worker that asks', () => {
