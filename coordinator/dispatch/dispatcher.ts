@@ -160,7 +160,13 @@ export class Dispatcher {
 
   /** A phase's tasks for the pool as it is now (task-grouping.ts). */
   private tasksFor(phase: PhaseSpec | null): TaskSpec[] {
-    return phase ? tasksOf(phase, this.o.registry.size) : [];
+    if (!phase) return [];
+    // A lossy codec (fp16, int8) rounds each uploaded vector. Rounding a worker's pre-reduced node
+    // would round a sum whose grouping follows the pool, and the bits would then depend on the
+    // worker count: compressed training results stay one task per micro-batch, rounded alike
+    // whoever computes them, and the coordinator sums the decoded leaves over the fixed tree.
+    const perLeaf = phase.kind === 'train' && this.o.job.metadata.compression !== 'none';
+    return tasksOf(phase, perLeaf ? Number.POSITIVE_INFINITY : this.o.registry.size);
   }
 
   /** The phase a run is in now (undefined once it is done). */

@@ -213,8 +213,14 @@ describe('a cluster that survives failures', () => {
   it('gives a worker that joins mid-run the current parameters, and ends bit-identical', async () => {
     const c = await cluster({ job: faultJob({ heartbeat: '300ms', lease: '3s' }), workers: 1, env: INFO });
     await until('six training steps', () => steps(c.runDir).length >= 6, 30_000, c.output);
+    // The job runs faster than a worker process starts (52 steps in about 3 s): the first worker
+    // is paused while the second one starts and registers, so that the job is still mid-run when
+    // it joins. Its next phase is then cut for two workers.
+    c.workers[0]!.kill('SIGSTOP');
     const joinedAtStep = steps(c.runDir).length;
     c.addWorker();
+    await until('the late worker registered', () => c.workerLog(1).find((l) => l.msg === 'registered'), 30_000, c.output);
+    c.workers[0]!.kill('SIGCONT');
     const r = await c.wait(45_000);
     expect(r.exitCode, c.output()).toBe(0);
     expect(sha(r.runDir)).toBe(undisturbed);
