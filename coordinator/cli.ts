@@ -19,12 +19,19 @@
  * starts: the command line, the job file, a refused run directory, an op without a gradient
  * rule, the address to listen on), so running it again as it is cannot help; 3 the job ended
  * but a run failed (diverged), which a rerun repeats; 130 a second signal.
+ *
+ * `coordinator relay --upstream HOST:PORT [--host H] [--port P]` runs a relay (relay/relay.ts):
+ * one worker of the upstream coordinator and a coordinator for its own workers, which connect to
+ * it with `worker start --coordinator <relay>`. Its exit codes are a worker's (0 the upstream
+ * ended the job, 1 failed, 128 + signal drained), plus 2 for a bad command line.
  */
+import { constants } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError } from '@commander-js/extra-typings';
 import { createLogger } from '../shared/log.js';
 import { readJobFile, parseJob } from './job/load.js';
 import { defaultJob } from './job/default-job.js';
 import { runCoordinator } from './coordinator.js';
+import { Relay } from './relay/relay.js';
 
 /** Exit codes of `coordinator start`. */
 export const COORDINATOR_EXIT = {
@@ -60,6 +67,14 @@ Exit codes:
   3    the job ended but a run failed: its gradients stayed non-finite for max_consecutive_skips
        steps (lower the learning rate, clip); running it again repeats the same arithmetic
   130  a second signal ended it at once`;
+
+const RELAY_EXIT_CODES_HELP = `
+Exit codes (a worker's):
+  0    the upstream coordinator ended the job (the relay's workers were told to stop)
+  1    the relay failed: the upstream was unreachable for --unreachable-timeout, or the job cannot
+       be relayed (a job with ensemble: trains several runs; a relay serves jobs of one run)
+  2    a bad command line, or an address it cannot listen on
+  143  SIGTERM drained it (130: SIGINT) before the job ended; its workers keep trying to reach it`;
 
 /** An error thrown after training started: exit 1 (resumable), not 2. */
 class ErrorWhileTraining extends Error {
@@ -137,6 +152,40 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
         process.off('SIGTERM', onSignal);
       }
       onDone(code);
+    });
+  program
+    .command('relay')
+    .description("a relay (hierarchical aggregation): one worker of the upstream coordinator that hands each of its tasks to its own workers, adds their results and uploads the sum; its workers connect to it as to a coordinator")
+    .requiredOption('--upstream <host:port>', "the upstream coordinator's (or another relay's) address")
+    .option('--port <n>', 'port its own workers connect to (0: any free port, printed)', integer('--port', 0), 7071)
+    .option('--host <host>', 'address to listen on for its own workers', '127.0.0.1')
+    .option('--unreachable-timeout <ms>', 'exit with an error after the upstream was unreachable this long', integer('--unreachable-timeout', 1), 120_000)
+    .addHelpText('after', RELAY_EXIT_CODES_HELP)
+    .action(async (opts) => {
+      const log = createLogger('relay').child({ upstream: opts.upstream });
+      const relay = new Relay({ upstream: opts.upstream, host: opts.host, port: opts.port, unreachableMs: opts.unreachableTimeout, log, print: (line) => process.stdout.write(`${line}\n`) });
+      const address = await relay.listen();
+      process.stdout.write(`relay listening on ${address} (upstream ${opts.upstream})\n`);
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals) => {
+        // The first signal drains (the task in hand is finished by the relay's workers); a second one ends the process at once.
+        if (++signals > 1) process.exit(COORDINATOR_EXIT.secondSignal);
+        log.warn({ signal }, 'stopping the relay');
+        relay.stop(signal);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let code: number;
+      try {
+        code = await relay.run();
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      if (relay.failure) process.stderr.write(`relay: ${relay.failure}\n`);
+      // As a worker's: a drain by a signal is 128 + its number, not the 0 of a job that ended.
+      const signal = relay.stoppedBecause as NodeJS.Signals | undefined;
+      onDone(code === 0 && signals > 0 && signal !== undefined && signal in constants.signals ? 128 + constants.signals[signal] : code);
     });
   return program;
 }

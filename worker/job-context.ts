@@ -64,6 +64,7 @@ export async function loadJobContext(conn: CoordinatorConnection, workerId: stri
       microbatchesPerStep: meta.microbatchesPerStep,
     },
     (reason) => s.log.warn({ device: s.device }, reason),
+    meta,
   );
   const sizes = (shape: number[]) => shape.reduce((a, n) => a * n, 1);
   s.log.info({ job: meta.name, jobId, params: meta.train.params.length, samples: d.size, device: thread.device }, 'job loaded');

@@ -6,6 +6,7 @@ import { torchDdpSection } from './torch-ddp.js';
 import { localLoopSection } from './local-loop.js';
 import { aggregateUpdateSection } from './aggregate-update.js';
 import { clusterSection } from './cluster.js';
+import { scaleSection } from './scale.js';
 import { timeToAccuracySection } from './time-to-accuracy.js';
 
 export const SECTIONS: readonly BenchSection[] = [
@@ -15,6 +16,8 @@ export const SECTIONS: readonly BenchSection[] = [
   localLoopSection,
   aggregateUpdateSection,
   clusterSection,
+  // Simulated workers against one coordinator and through relays: a few minutes.
+  scaleSection,
   // Last: it trains to a target accuracy, minutes rather than seconds.
   timeToAccuracySection,
 ];

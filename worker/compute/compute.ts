@@ -2,10 +2,11 @@
  * What the worker's loop needs of whatever computes its tasks. The real one is the compute thread
  * (compute-thread.ts: onnxruntime sessions off the main event loop); the bench's simulated
  * workers (bench/sim/) answer with precomputed gradients to load a coordinator with many workers
- * without the arithmetic.
+ * without the arithmetic; a relay (coordinator/relay/) hands each task on to its own workers.
  */
 import type { InitMessage, TaskMessage } from './messages.js';
 import type { ThreadResult } from './compute-thread.js';
+import type { JobMetadata } from '../../shared/cluster/job-wire.js';
 
 export type ComputeInit = Omit<InitMessage, 'type'>;
 export type ComputeTask = Omit<TaskMessage, 'type' | 'id'>;
@@ -23,5 +24,9 @@ export interface Compute {
 export interface ComputeProvider {
   /** Whether the job's dataset must be downloaded for it (the simulated one needs none). */
   readonly needsData: boolean;
-  start(init: ComputeInit, onWarning: (message: string) => void): Promise<Compute>;
+  /**
+   * Opens the compute for a job. `job` is the job's metadata as the coordinator sent it: a relay
+   * (coordinator/relay/) serves it on to its own workers under the same job id.
+   */
+  start(init: ComputeInit, onWarning: (message: string) => void, job: JobMetadata): Promise<Compute>;
 }
