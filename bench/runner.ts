@@ -35,11 +35,19 @@ export async function runBench(sections: readonly BenchSection[], settings: Benc
   return report;
 }
 
+/**
+ * A note when the machine was busy before the bench started (its own processes raise the load
+ * average after it, so only the figure before says whether something else competed for the cores).
+ */
+function loadWarning(before: number, cores: number): string {
+  return before > 0.5 * cores ? ` (before: over half of the ${cores} cores busy with other processes, which took CPU time from the bench)` : '';
+}
+
 /** The report as a plain-text table (also valid Markdown). */
 export function formatReport(r: BenchReport): string {
   const lines = [
     `machine: ${machineLine(r.machine)}`,
-    `load average (1 min): ${r.load.before.toFixed(2)} before, ${r.load.after.toFixed(2)} after (above the core count, other processes took CPU time from the bench)`,
+    `load average (1 min): ${r.load.before.toFixed(2)} before, ${r.load.after.toFixed(2)} after${loadWarning(r.load.before, r.machine.cores)}`,
     `settings: median of ${r.settings.runs} timed runs of ≥ ${r.settings.minRunSeconds} s after ${r.settings.warmup} warm-up iterations`,
     '',
   ];

@@ -1,91 +1,17 @@
 /**
  * Time to accuracy on Fashion-MNIST: how long each contender takes to train the MLP
  * 784-256-128-10 (gradfleet's default, dropout 0.2) to 0.88 test accuracy on one job
- * (FASHION_JOB: same data, batch, optimizer, clipping, evaluation schedule). The PyTorch
+ * (FASHION_JOB: same data, batch, optimizer, clipping, evaluation schedule). gradfleet runs a
+ * local cluster of 2 worker processes (gradfleet-fashion.ts). The PyTorch
  * contenders run bench/torch_fashion.py: one process at each of the bench's thread counts, and
  * torch DDP with 2 processes on loopback. One run each (a run lasts tens of seconds); the row is
  * the wall time, evaluations included, with the training time alone in the note. Skips with a
  * note when torch or the dataset is missing.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { probeTorch, runTorchScript, torchSkipNote } from '../python.js';
+import { gradfleetContender } from './gradfleet-fashion.js';
 import type { BenchContext, BenchRow, BenchSection, BenchSettings, SectionResult } from '../section.js';
-
-/** A time-to-accuracy job: the data, the model's training settings and the target. */
-export interface FashionJob {
-  /** Folder of the four gzip IDX files. */
-  dataDir: string;
-  files: { trainImages: string; trainLabels: string; testImages: string; testLabels: string };
-  globalBatch: number;
-  /** Test accuracy that ends the run. */
-  target: number;
-  /** The run stops here when the target is not reached. */
-  maxEpochs: number;
-  /** Steps between evaluations of the 10,000 test images; null: at the end of every epoch. */
-  evalEvery: number | null;
-  optimizer: { kind: 'adamw'; lr: number; weightDecay: number };
-  clipMaxNorm: number;
-  /** Permutations, initialisation, dropout. */
-  seed: number;
-}
-
-/**
- * The job every contender trains: all 60,000 training images (no validation split taken out),
- * evaluation on the 10,000 t10k images. The PyTorch side decays every parameter, biases included (torch.optim.AdamW over
- * model.parameters()), and keeps torch's default initialisation (not gradfleet's He/zero init):
- * a gradfleet job matching it sets `optimizer: { kind: adamw, lr, weight_decay, decay_biases:
- * true }`, `clip: { max_norm }`, `batch: { global }`, `eval: { every: epoch }` and a split with
- * no validation part.
- */
-export const FASHION_JOB: FashionJob = {
-  dataDir: '/usr/share/datasets/fashion-mnist',
-  files: {
-    trainImages: 'train-images-idx3-ubyte.gz',
-    trainLabels: 'train-labels-idx1-ubyte.gz',
-    testImages: 't10k-images-idx3-ubyte.gz',
-    testLabels: 't10k-labels-idx1-ubyte.gz',
-  },
-  globalBatch: 256,
-  target: 0.88,
-  maxEpochs: 30,
-  evalEvery: null,
-  optimizer: { kind: 'adamw', lr: 1e-3, weightDecay: 0.01 },
-  clipMaxNorm: 1.0,
-  seed: 0,
-};
-
-/** One evaluation during a run. */
-export interface AccuracyPoint {
-  step: number;
-  /** Wall seconds since the first step when this evaluation started. */
-  seconds: number;
-  /** Training seconds up to this evaluation, earlier evaluations excluded. */
-  trainSeconds: number;
-  accuracy: number;
-}
-
-/** How a run to the target went. */
-export interface TimeToAccuracy {
-  reached: boolean;
-  /** Wall seconds from the first step to the end of the last evaluation, evaluations included. */
-  seconds: number;
-  /** The same without the time spent evaluating. */
-  trainSeconds: number;
-  steps: number;
-  /** Steps in epochs (fractional when evaluating mid-epoch). */
-  epochs: number;
-  finalAccuracy: number;
-  curve: AccuracyPoint[];
-}
-
-/** Something that trains FASHION_JOB to its target: one row of the section. */
-export interface TimeToAccuracyContender {
-  label: string;
-  /** Compute threads per process, for the table's threads column. */
-  threads: number;
-  run(ctx: BenchContext, job: FashionJob): Promise<TimeToAccuracy | { skipped: string }>;
-}
+import { FASHION_JOB, missingDatasetNote, type FashionJob, type TimeToAccuracy, type TimeToAccuracyContender } from './fashion-job.js';
 
 interface FashionLine {
   reached: boolean;
@@ -99,15 +25,6 @@ interface FashionLine {
   torch: string;
 }
 
-/** The first dataset file of the job that does not exist, as a skip note; null when all do. */
-export function missingDatasetNote(job: FashionJob): string | null {
-  for (const name of Object.values(job.files)) {
-    const path = join(job.dataDir, name);
-    if (!existsSync(path)) return `skipped: Fashion-MNIST file ${path} not found; \`apt-get install dataset-fashion-mnist\` installs it`;
-  }
-  return null;
-}
-
 /**
  * PyTorch trains `job` with torch_fashion.py: `world` 1 is a plain loop with `threads` torch
  * threads, more is DDP (gloo, loopback) with one thread per rank. `maxEpochs` overrides the job's
@@ -117,10 +34,10 @@ export async function measureTorchTimeToAccuracy(
   job: FashionJob,
   opts: { world: number; threads: number; maxEpochs?: number },
 ): Promise<(TimeToAccuracy & { torch: string; loadSeconds: number }) | { skipped: string }> {
-  const missing = missingDatasetNote(job);
-  if (missing) return { skipped: missing };
   const probe = await probeTorch();
   if (!probe.ok) return { skipped: torchSkipNote(probe) };
+  const missing = missingDatasetNote(job);
+  if (missing) return { skipped: missing };
   const maxEpochs = opts.maxEpochs ?? job.maxEpochs;
   const cfg = {
     world: opts.world,
@@ -164,9 +81,9 @@ export function torchContenders(settings: BenchSettings): TimeToAccuracyContende
   return [...single, ddp];
 }
 
-/** Every contender, in table order. gradfleet's own cluster run on FASHION_JOB belongs in this list. */
+/** Every contender, in table order: gradfleet with 2 workers (gradfleet-fashion.ts), then PyTorch. */
 export function timeToAccuracyContenders(settings: BenchSettings): TimeToAccuracyContender[] {
-  return [...torchContenders(settings)];
+  return [gradfleetContender(2), ...torchContenders(settings)];
 }
 
 function row(c: TimeToAccuracyContender, job: FashionJob, r: TimeToAccuracy): BenchRow {

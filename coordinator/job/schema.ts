@@ -65,6 +65,12 @@ export const evalSchema = z
     /** 'epoch' or a number of steps. */
     every: z.union([z.literal('epoch'), positiveInt]).default('epoch'),
     batch: positiveInt.default(500),
+    /**
+     * When the test split is scored: 'end' once, after training (the default); 'every' also at
+     * each periodic evaluation, for learning curves and time-to-accuracy on the test set. Periodic
+     * test scores are reported only: early stopping and the best weights follow validation alone.
+     */
+    test: z.enum(['end', 'every']).default('end'),
   })
   .strict();
 

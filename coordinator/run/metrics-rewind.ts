@@ -5,8 +5,10 @@
  *
  * The order TrainingRun writes in (training-run.ts), for a checkpoint at step k:
  *
- *   step k ─► periodic checkpoint k (next: 'validation' when step k made one due)
- *          ─► validation at k ─► [early stop / out of steps ─► out-of-bag at k ─► test at k
+ *   step k ─► periodic checkpoint k (next: 'validation' when step k made one due, 'test' when
+ *          only a periodic test score is: eval.test every, no validation split)
+ *          ─► validation at k ─► [periodic test at k (eval.test: every)]
+ *          ─► [early stop / out of steps ─► out-of-bag at k ─► test at k
  *          ─► summary, checkpoint k (stage 'done')]
  *
  * and a stop checkpoint (SIGTERM) records the run as it stands between phases. So:
@@ -15,7 +17,8 @@
  *   eval (any split) at j  kept iff j < k, or j = k and it came before the checkpoint:
  *     validation at k      unless the checkpoint says validation is next (stage 'train', next 'validation')
  *     out-of-bag at k      iff the checkpoint holds the out-of-bag metrics
- *     test at k            iff the run was done (the test split is scored last)
+ *     test at k            during training (a periodic score): unless validation or test is next;
+ *                          after it: iff the run was done (the final test is scored last)
  *   resume at j            kept iff j ≤ k (a restart the run's history still goes through)
  *   records of other runs, and records without a step, are not this run's to judge: kept
  *   a record of an unknown type at j kept iff j ≤ k
@@ -38,6 +41,7 @@ export function writtenBeforeCheckpoint(c: CheckpointPosition): (record: Record<
       case 'oob':
         return c.stage === 'done' || (c.outOfBag !== undefined && c.outOfBag !== null);
       case 'test':
+        if (c.stage === 'train') return c.next !== 'validation' && c.next !== 'test';
         return c.stage === 'done' || (c.test !== undefined && c.test !== null);
       default:
         return true;

@@ -14,7 +14,7 @@ export interface RunCheckpointMeta {
   stepInEpoch: number;
   version: number;
   stage: 'train' | 'final' | 'done' | 'failed';
-  next: 'train' | 'validation' | 'finish';
+  next: 'train' | 'validation' | 'test' | 'finish';
   stopReason: string;
   earlyStopping: EarlyStoppingState;
   bestStep: number | null;

@@ -66,7 +66,7 @@ export interface RunSetup {
 }
 
 type Stage = 'train' | 'final' | 'done' | 'failed';
-type NextPhase = 'train' | 'validation' | 'finish';
+type NextPhase = 'train' | 'validation' | 'test' | 'finish';
 
 const EMPTY = new Uint32Array(0);
 const DEFAULT_NO_DECAY = (p: ParamInfo) => p.kind !== 'weight';
@@ -198,6 +198,11 @@ export class TrainingRun {
     return this.endedMs ?? this.priorMs + (this.s.now() - this.clockStart);
   }
 
+  /** Whether periodic evaluations also score the test split (eval.test: every). */
+  private get testEvery(): boolean {
+    return this.s.job.eval.test === 'every' && this.s.testIndices.length > 0;
+  }
+
   private planFor(epoch: number): EpochPlan {
     const job = this.s.job;
     return planEpoch(this.s.trainIndices.length, job.batch.global, job.batch.micro, this.s.seed, epoch);
@@ -305,14 +310,17 @@ export class TrainingRun {
     if (epochEnded) this.closeEpoch();
     const outOfSteps = this.globalStep >= this.totalSteps;
     const every = job.eval.every;
-    const evalDue = this.s.validationIndices.length > 0 && (every === 'epoch' ? epochEnded : this.globalStep % every === 0 || outOfSteps);
-    this.next = evalDue ? 'validation' : outOfSteps ? 'finish' : 'train';
+    const hasValidation = this.s.validationIndices.length > 0;
+    const evalDue = (hasValidation || this.testEvery) && (every === 'epoch' ? epochEnded : this.globalStep % every === 0 || outOfSteps);
+    // Without a validation split a periodic test score is due alone, except at the end: the final test covers it.
+    this.next = evalDue && hasValidation ? 'validation' : evalDue && !outOfSteps ? 'test' : outOfSteps ? 'finish' : 'train';
     if (this.globalStep % job.checkpoint.every_steps === 0) this.saveCheckpoint();
     return this.continueWith(this.next);
   }
 
   private continueWith(next: NextPhase): PhaseSpec | null {
     if (next === 'validation') return this.evalPhase('validation');
+    if (next === 'test') return this.evalPhase('test');
     if (next === 'finish') return this.finish(`completed ${this.globalStep} steps (${this.epoch} epochs)`);
     return this.trainPhase();
   }
@@ -346,6 +354,12 @@ export class TrainingRun {
     // The epoch the evaluated weights were trained in (steps count epochs from 0 too).
     const epoch = this.stepInEpoch === 0 && this.globalStep > 0 ? this.epoch - 1 : this.epoch;
     this.s.out.metric({ type: 'eval', run: this.name, step: this.globalStep, epoch, split, loss: sums.loss, accuracy: sums.accuracy, count: sums.count, head_losses: sums.headLosses, time: Date.now() });
+    if (split === 'test' && this.stage === 'train') {
+      // A periodic test score (eval.test: every): reported, never a decision.
+      this.s.log.info({ run: this.name, step: this.globalStep, epoch: this.epoch, test_loss: sums.loss, test_accuracy: sums.accuracy }, 'periodic test evaluation');
+      this.next = 'train';
+      return this.trainPhase();
+    }
     if (split === 'test') {
       this.test = sums;
       return this.complete();
@@ -367,6 +381,11 @@ export class TrainingRun {
       if (d.stop) return this.finish(d.reason!);
     }
     if (this.globalStep >= this.totalSteps) return this.finish(`completed ${this.globalStep} steps (${this.epoch} epochs)`);
+    if (this.testEvery) {
+      // A checkpoint written before the test score is in must resume with it, not repeat validation.
+      this.next = 'test';
+      return this.evalPhase('test');
+    }
     // A checkpoint written during the next step must resume training, not repeat this evaluation.
     this.next = 'train';
     return this.trainPhase();

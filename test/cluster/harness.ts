@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../../shared/node-flags.js';
+import { NODE_FLAGS, PROCESS_ENV } from '../../shared/node-flags.js';
 import type { JobInput } from '../../coordinator/job/schema.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -149,7 +149,7 @@ function listening(c: Tracked, timeoutMs: number, output: () => string, onTimeou
 /** Runs one worker process to its exit (for workers that have no coordinator to talk to). */
 export async function runWorkerProcess(o: { coordinator: string; args?: string[]; env?: Record<string, string>; timeoutMs?: number }): Promise<ProcessOutput & { wallMs: number }> {
   const started = Date.now();
-  const w = track(spawn(process.execPath, [...NODE_FLAGS, WORKER_BIN, 'start', '--coordinator', o.coordinator, ...(o.args ?? [])], { env: { ...process.env, GRADFLEET_LOG_LEVEL: 'warn', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const w = track(spawn(process.execPath, [...NODE_FLAGS, WORKER_BIN, 'start', '--coordinator', o.coordinator, ...(o.args ?? [])], { env: { ...process.env, ...PROCESS_ENV, GRADFLEET_LOG_LEVEL: 'warn', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   const timeoutMs = o.timeoutMs ?? 30_000;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
@@ -185,7 +185,7 @@ export async function startCluster(o: ClusterOptions): Promise<ClusterHandle> {
   const jobFile = join(dir, 'job.yaml');
   // JSON is YAML: the job object is written as is.
   writeFileSync(jobFile, JSON.stringify(o.job, null, 2));
-  const env = { ...process.env, GRADFLEET_LOG_LEVEL: 'warn', ...o.env };
+  const env = { ...process.env, ...PROCESS_ENV, GRADFLEET_LOG_LEVEL: 'warn', ...o.env };
   const coordinators: Tracked[] = [spawnCoordinator(jobFile, runDir, 0, env)];
   const current = () => coordinators[coordinators.length - 1]!;
   const workers: Tracked[] = [];

@@ -83,7 +83,8 @@ describe('which records a checkpoint at step 6 keeps', () => {
   const at = (over: Partial<CheckpointPosition>): CheckpointPosition => ({ run: 'r', globalStep: 6, stage: 'train', next: 'train', ...over });
   it.each<[string, Partial<CheckpointPosition>, string[]]>([
     ['taken after step 6, its validation next', { next: 'validation' }, []],
-    ['taken after the validation at 6 (a stop during step 7)', { next: 'train' }, ['val6']],
+    ['taken after the validation at 6 (a stop during step 7)', { next: 'train' }, ['val6', 'test6']],
+    ['taken after the validation at 6, its periodic test score next (eval.test: every)', { next: 'test' }, ['val6']],
     ['training over, out-of-bag not scored', { stage: 'final', outOfBag: null }, ['val6']],
     ['training over, out-of-bag scored (a stop during the test split)', { stage: 'final', outOfBag: { loss: 1, accuracy: 0.5, count: 3, headLosses: [1] } }, ['val6', 'oob6']],
     ['done', { stage: 'done', next: 'finish' }, ['val6', 'oob6', 'test6']],
@@ -122,7 +123,7 @@ const range = (from: number, n: number) => Uint32Array.from({ length: n }, (_, i
  * 9 steps. Validation every 3 steps, a checkpoint every 3 steps: each periodic checkpoint is
  * taken after its step and before the validation that step made due.
  */
-const plainJob = jobSchema.parse({
+const plainInput = {
   name: 'plain',
   seed: 3,
   epochs: 3,
@@ -131,18 +132,19 @@ const plainJob = jobSchema.parse({
   eval: { every: 3, batch: 5 },
   early_stopping: { monitor: 'val_loss', patience: 10 },
   checkpoint: { every_steps: 3, keep: 5 },
-} satisfies JobInput);
+} satisfies JobInput;
+const plainJob = jobSchema.parse(plainInput);
 
-function plainRun(dir: string): TrainingRun {
+function plainRun(dir: string, job = plainJob, validation = 10): TrainingRun {
   const setup: RunSetup = {
     id: 0,
     name: 'plain',
-    job: plainJob,
+    job,
     arena,
     params,
     buffers: [],
     trainIndices: range(0, 20),
-    validationIndices: range(20, 10),
+    validationIndices: range(20, validation),
     testIndices: range(30, 10),
     seed: plainJob.seed,
     out: new RunDirectory(dir),
@@ -350,4 +352,54 @@ describe('a resumed bagging ensemble', () => {
     expect(ensembleRecords()).toEqual(['ensemble:validation', 'ensemble:test']);
     expect(metrics(join(dir, 'members', '0')).filter((r) => r.type === 'resume')).toEqual([]);
   }, 60_000);
+});
+
+// ─── periodic test scores ──────────────────────────────────────────────────────────────────────
+
+describe('periodic test scores (eval.test: every)', () => {
+  const everyJob = jobSchema.parse({ ...plainInput, eval: { ...plainInput.eval, test: 'every' } } satisfies JobInput);
+  const evals = (dir: string) => metrics(dir).filter((r) => r.type === 'eval').map((r) => `${r.split as string}@${r.step as number}`);
+  let straight: Record<string, unknown>[];
+  beforeAll(async () => {
+    const dir = tmp();
+    const run = plainRun(dir, everyJob);
+    await drive(run, run.firstPhase());
+    straight = metrics(dir);
+  });
+
+  it('scores the test split after each validation, and once at the end; the summary keeps the final score', () => {
+    const evalsOf = straight.filter((r) => r.type === 'eval').map((r) => `${r.split as string}@${r.step as number}`);
+    // Steps 3 and 6: validation then test; step 9 ends training: validation, then the final test only.
+    expect(evalsOf).toEqual(['validation@3', 'test@3', 'validation@6', 'test@6', 'validation@9', 'test@9']);
+    expect(straight.filter((r) => r.type === 'step')).toHaveLength(9);
+  });
+
+  it('changes nothing else: the steps and validations are those of a run without it', async () => {
+    const dir = tmp();
+    const run = plainRun(dir);
+    await drive(run, run.firstPhase());
+    const withoutTest = (records: Record<string, unknown>[]) => comparable(records).filter((r) => !(r.type === 'eval' && r.split === 'test' && r.step !== 9));
+    expect(withoutTest(straight)).toEqual(comparable(metrics(dir)));
+    expect(summaryOf(dir).test).toBeDefined();
+  });
+
+  it('stopped while a periodic test score was computed: resumes with that score, and the records read as an uninterrupted run’s', async () => {
+    const dir = tmp();
+    const first = plainRun(dir, everyJob);
+    await drive(first, first.firstPhase(), atPhase('eval:test:6:6'));
+    writeStopCheckpoints([first], { activePhase: () => 'eval:test:6:6', dirOf: (r) => r.checkpointDir, keep: 5, log });
+    clock += 3_600_000;
+    const run = plainRun(dir, everyJob);
+    const [restored] = restoreRuns([run], findCheckpoints(dir, log), log);
+    expect(restored!.phase?.name).toBe('eval:test:6:6');
+    await drive(run, restored!.phase, undefined, 2);
+    expect(comparable(metrics(dir))).toEqual(comparable(straight));
+  });
+
+  it('without a validation split, scores the test split alone at each evaluation', async () => {
+    const dir = tmp();
+    const run = plainRun(dir, jobSchema.parse({ ...plainInput, early_stopping: undefined, eval: { ...plainInput.eval, test: 'every' } } satisfies JobInput), 0);
+    await drive(run, run.firstPhase());
+    expect(evals(dir)).toEqual(['test@3', 'test@6', 'test@9']);
+  });
 });

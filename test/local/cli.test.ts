@@ -52,11 +52,13 @@ describe('gradfleet bench', () => {
 
   it('skips the PyTorch sections with a note, at once, when torch cannot be imported', () => {
     const started = Date.now();
-    const r = gradfleet(['bench', '--section', 'torch', '--section', 'ddp', '--section', 'fashion', '--runs', '1'], { GRADFLEET_BENCH_PYTHON: '/nonexistent/python3' });
+    // Without the dataset, gradfleet's own time-to-accuracy run skips too, naming the file.
+    const r = gradfleet(['bench', '--section', 'torch', '--section', 'ddp', '--section', 'fashion', '--runs', '1'], { GRADFLEET_BENCH_PYTHON: '/nonexistent/python3', GRADFLEET_FASHION_DIR: '/nonexistent/fashion' });
     expect(r.status, r.stderr).toBe(0);
     for (const section of ['torch', 'ddp', 'fashion']) {
       expect(r.stdout).toMatch(new RegExp(`^\\| ${section} \\| skipped: \`\\/nonexistent\\/python3 -c 'import torch'\` failed \\(.+\\); scripts\\/install-torch\\.sh installs Debian's python3-torch \\|`, 'm'));
     }
+    expect(r.stdout).toContain('| fashion | skipped: Fashion-MNIST file /nonexistent/fashion/train-images-idx3-ubyte.gz not found; `apt-get install dataset-fashion-mnist` installs it |');
     // The interpreter that does not exist is not waited for (the probe's timeout is 120 s).
     expect(Date.now() - started).toBeLessThan(30_000);
   });
@@ -64,6 +66,6 @@ describe('gradfleet bench', () => {
   it('names the sections when asked for one that does not exist', () => {
     const r = gradfleet(['bench', '--section', 'nope']);
     expect(r.status).toBe(2);
-    expect(r.stderr.trim()).toBe('gradfleet: unknown bench section(s) nope; sections: step, torch, ddp, local, aggregate, cluster, fashion');
+    expect(r.stderr.trim()).toBe('gradfleet: unknown bench section(s) nope; sections: step, torch, ddp, local, aggregate, cluster, scale, fashion');
   });
 });

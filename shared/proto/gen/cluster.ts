@@ -158,7 +158,7 @@ export interface Task {
   jobId: string;
   runId: number;
   step: number;
-  /** the task's index in its phase (TRAIN: a node, EVAL: a shard) */
+  /** the task's index in its phase (a node of the phase's tree) */
   microbatch: number;
   kind: TaskKind;
   paramVersion: number;
@@ -170,9 +170,10 @@ export interface Task {
   /** the run's phase this task belongs to ("train:<step>", "eval:<split>:<step>") */
   phase: string;
   /**
-   * TRAIN: node (node_level, node_index) of the reduction tree over the step's
-   * step_microbatches micro-batches; its leaves are micro-batches node_index·2^level onwards.
-   * EVAL: one leaf, the shard.
+   * Node (node_level, node_index) of the phase's reduction tree over step_microbatches leaves;
+   * its leaves are node_index·2^level onwards. TRAIN: the leaves are micro-batches, and the
+   * result carries their gradient sum. EVAL: the leaves are the evaluation's shards, and the
+   * result carries each shard's figures only.
    */
   nodeLevel: number;
   nodeIndex: number;
