@@ -161,6 +161,7 @@ def train(rank, world, cfg):
                           "epochs": round(step / steps_per_epoch, 3), "final_accuracy": curve[-1]["accuracy"],
                           "curve": curve, "torch": torch.__version__}), flush=True)
     if distributed:
+        dist.barrier()
         dist.destroy_process_group()
 
 
