@@ -18,21 +18,24 @@ export interface TimingOptions {
   warmup: number;
   runs: number;
   minRunSeconds: number;
+  /** Milliseconds from a monotonic clock (default performance.now; tests pass a fake one). */
+  now?: () => number;
 }
 
 /** Times `work` (one iteration per call). */
 export async function timeIterations(work: () => unknown, opts: TimingOptions): Promise<Timing> {
+  const now = opts.now ?? (() => performance.now());
   for (let i = 0; i < opts.warmup; i++) await work();
   // One timed probe decides how many iterations fill a run.
-  const probeStart = performance.now();
+  const probeStart = now();
   await work();
-  const probe = Math.max((performance.now() - probeStart) / 1000, 1e-6);
+  const probe = Math.max((now() - probeStart) / 1000, 1e-6);
   const iterations = Math.max(1, Math.ceil(opts.minRunSeconds / probe));
   const perIteration: number[] = [];
   for (let r = 0; r < opts.runs; r++) {
-    const start = performance.now();
+    const start = now();
     for (let i = 0; i < iterations; i++) await work();
-    perIteration.push((performance.now() - start) / 1000 / iterations);
+    perIteration.push((now() - start) / 1000 / iterations);
   }
   return summarize(perIteration, iterations);
 }
