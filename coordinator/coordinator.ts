@@ -39,6 +39,7 @@ import { coordinatorHandlers } from './dispatch/server.js';
 import { TrainingRun } from './run/training-run.js';
 import { buildRuns, type RunContext } from './run/build-runs.js';
 import { RunDirectory } from './run/outputs.js';
+import { finalReportLines } from './run/final-report-files.js';
 import { readIdentity, writeIdentity } from './run-dir/job-identity.js';
 import { runDirectoryFor } from './run-dir/default.js';
 import { lockRunDir } from './run-dir/lock.js';
@@ -169,7 +170,8 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   dispatcher.start(new Map(restored.map((r) => [r.run.id, r.phase])));
   health.setStatus('', 'SERVING');
   health.setStatus(HEALTH_SERVICE, 'SERVING');
-  o.print(`coordinator listening on ${address} (job ${jobId}, ${loaded.training.params.length} params, ${loaded.trainIndices.length} training samples)`);
+  const paramValues = loaded.training.params.reduce((a, p) => a + p.init.length, 0);
+  o.print(`coordinator listening on ${address} (job ${jobId}, ${paramValues.toLocaleString('en-US')} parameters in ${loaded.training.params.length} tensors, ${loaded.trainIndices.length} training samples)`);
   o.print(`run directory: ${runDir}`);
   o.onTrainingStarted?.();
   log.info({ jobId, address, source: o.source, runDir, localWorkers: o.localWorkers, resumedRuns: restored.length, nodeFlags: process.execArgv }, restored.length > 0 ? 'coordinator started (resumed)' : 'coordinator started');
@@ -207,6 +209,7 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   const failed = runs.filter((r) => runFailed(r));
   writeFinalParams(out, runs);
   const ok = end.ok && failed.length === 0 && deferredOk;
+  printFinalReport(runDir, o.print, log);
   o.print(`${ok ? 'job finished' : 'job FAILED'}: ${end.reason}${failed.length > 0 ? `; failed runs: ${failed.map((r) => r.name).join(', ')}` : ''}`);
   o.print(`run directory: ${runDir}`);
   // A run that failed (diverged) is final: a rerun repeats the same arithmetic (exit 3). A crash
@@ -274,6 +277,15 @@ async function awaitDeferred(deferred: readonly { what: string; work: Promise<un
     }
   }
   return ok;
+}
+
+/** The job's closing summary (final-report.ts); a report that cannot be read never fails the job. */
+function printFinalReport(runDir: string, print: (line: string) => void, log: Logger): void {
+  try {
+    for (const line of finalReportLines(runDir)) print(line);
+  } catch (err) {
+    log.warn({ err, runDir }, 'the final report could not be printed (summary.json or metrics.jsonl unreadable)');
+  }
 }
 
 function writeFinalParams(out: RunDirectory, runs: readonly ClusterRun[]): void {

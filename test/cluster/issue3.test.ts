@@ -99,7 +99,11 @@ describe('the default model and data on a coordinator with two worker processes'
     // No progress line on a pipe: no carriage returns, no escape codes, no ETA; the closing lines as usual.
     const stdout = r.coordinator.stdout;
     expect(stdout).not.toMatch(/[\r\x1b]|ETA/);
-    expect(stdout).toMatch(/^coordinator listening on 127\.0\.0\.1:\d+ \(job digits-mlp-[0-9a-f]+, 6 params, 8000 training samples\)\n/);
+    expect(stdout).toMatch(/^coordinator listening on 127\.0\.0\.1:\d+ \(job digits-mlp-[0-9a-f]+, 235,146 parameters in 6 tensors, 8000 training samples\)\n/);
+    // The closing summary: what summary.json says, where the model went, then the last two lines.
+    expect(stdout).toContain(`digits-mlp: done: ${summary.stop_reason}\n`);
+    expect(stdout).toContain(`  test: loss ${Number(summary.test!.loss.toPrecision(4))}, accuracy ${summary.test!.accuracy} (${loaded.testIndices.length.toLocaleString('en-US')} samples)\n`);
+    expect(stdout).toContain(`  model: ${r.runDir}/model.onnx\n`);
     expect(stdout.endsWith(`job finished: every run is done (digits-mlp)\nrun directory: ${r.runDir}\n`)).toBe(true);
   });
 

@@ -173,7 +173,7 @@ describe('coordinator main(): which errors out of the job are 2 and which are 1'
         throw new RunDirectoryError(o.runDir ?? 'run', 'it belongs to another job');
       });
       const diskFull = await main(argv, async (o) => {
-        o.print('coordinator listening on 127.0.0.1:7070 (job exit-codes-1, 6 params, 80 training samples)');
+        o.print('coordinator listening on 127.0.0.1:7070 (job exit-codes-1, 1,234 parameters in 6 tensors, 80 training samples)');
         o.onTrainingStarted?.();
         throw new Error('ENOSPC: no space left on device, write');
       });
