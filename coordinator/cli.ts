@@ -26,8 +26,8 @@
  * ended the job, 1 failed, 128 + signal drained), plus 2 for a bad command line.
  */
 import { constants } from 'node:os';
-import { Command, CommanderError, InvalidArgumentError } from '@commander-js/extra-typings';
-import { createLogger } from '../shared/log.js';
+import { Command, CommanderError, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { createLogger, LOG_FORMATS, LOG_FORMAT_ENV } from '../shared/log.js';
 import { readJobFile, parseJob } from './job/load.js';
 import { defaultJob } from './job/default-job.js';
 import { runCoordinator } from './coordinator.js';
@@ -109,10 +109,12 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--local-workers <n>', 'also start this many worker processes on this machine', integer('--local-workers', 0), 0)
     .option('--run-dir <dir>', "where outputs go (default: the job's run_dir, else the newest runs/<name>-<time> of this job config if unfinished, else a new one); one holding checkpoints of this job is resumed")
+    .addOption(new Option('--log-format <format>', 'log lines: json, pretty (readable), or auto: pretty on a terminal, json otherwise (default: $GRADFLEET_LOG_FORMAT, else auto)').choices(LOG_FORMATS))
     .option('--fresh', 'always start a new runs/<name>-<time>, even when an unfinished one of this job config would be resumed (not with --run-dir)')
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (opts, command) => {
       if (opts.fresh && opts.runDir !== undefined) command.error(`error: --fresh starts a new timestamped run directory under runs/; it cannot be combined with --run-dir (${opts.runDir})`, { exitCode: COORDINATOR_EXIT.cannotRun, code: 'gradfleet.freshWithRunDir' });
+      if (opts.logFormat) process.env[LOG_FORMAT_ENV] = opts.logFormat; // the local workers write the same way
       const log = createLogger('coordinator');
       const { config, baseDir, source } = opts.config
         ? { ...readJobFile(opts.config), source: opts.config }
@@ -159,9 +161,11 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
     .requiredOption('--upstream <host:port>', "the upstream coordinator's (or another relay's) address")
     .option('--port <n>', 'port its own workers connect to (0: any free port, printed)', integer('--port', 0), 7071)
     .option('--host <host>', 'address to listen on for its own workers', '127.0.0.1')
+    .addOption(new Option('--log-format <format>', 'log lines: json, pretty (readable), or auto: pretty on a terminal, json otherwise (default: $GRADFLEET_LOG_FORMAT, else auto)').choices(LOG_FORMATS))
     .option('--unreachable-timeout <ms>', 'exit with an error after the upstream was unreachable this long', integer('--unreachable-timeout', 1), 120_000)
     .addHelpText('after', RELAY_EXIT_CODES_HELP)
     .action(async (opts) => {
+      if (opts.logFormat) process.env[LOG_FORMAT_ENV] = opts.logFormat;
       const log = createLogger('relay').child({ upstream: opts.upstream });
       const relay = new Relay({ upstream: opts.upstream, host: opts.host, port: opts.port, unreachableMs: opts.unreachableTimeout, log, print: (line) => process.stdout.write(`${line}\n`) });
       const address = await relay.listen();

@@ -14,7 +14,7 @@
  */
 import { constants } from 'node:os';
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
-import { createLogger } from '../shared/log.js';
+import { createLogger, LOG_FORMATS, LOG_FORMAT_ENV } from '../shared/log.js';
 import { DEVICE_KINDS } from '../shared/engine/registry.js';
 import { Worker } from './loop.js';
 
@@ -36,8 +36,10 @@ export function buildWorkerProgram(onDone: (code: number) => void): Command {
     .option('--threads <n>', "onnxruntime intra-op threads (default: the job's workers.threads)", positive('--threads'))
     .option('--name <name>', 'name in the coordinator\'s logs (default: host:pid)')
     .option('--data-root <dir>', 'for jobs with workers.data: local: the folder the job\'s relative data paths resolve against here (default: the coordinator\'s job folder)')
+    .addOption(new Option('--log-format <format>', 'log lines: json, pretty (readable), or auto: pretty on a terminal, json otherwise (default: $GRADFLEET_LOG_FORMAT, else auto)').choices(LOG_FORMATS))
     .option('--unreachable-timeout <ms>', 'exit with an error after the coordinator was unreachable this long', positive('--unreachable-timeout'), 120_000)
     .action(async (opts) => {
+      if (opts.logFormat) process.env[LOG_FORMAT_ENV] = opts.logFormat;
       const log = createLogger('worker').child({ name: opts.name });
       const worker = new Worker({ coordinator: opts.coordinator, device: opts.device, threads: opts.threads, name: opts.name, log, unreachableMs: opts.unreachableTimeout, dataRoot: opts.dataRoot });
       let signals = 0;

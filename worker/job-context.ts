@@ -67,7 +67,9 @@ export async function loadJobContext(conn: CoordinatorConnection, workerId: stri
     meta,
   );
   const sizes = (shape: number[]) => shape.reduce((a, n) => a * n, 1);
-  s.log.info({ job: meta.name, jobId, params: meta.train.params.length, samples: d.size, device: thread.device }, 'job loaded');
+  // Counts say what they count: parameter values, and the tensors that hold them.
+  const paramValues = meta.train.params.reduce((a, p) => a + sizes(p.shape), 0);
+  s.log.info({ job: meta.name, jobId, parameters: paramValues, paramTensors: meta.train.params.length, samples: d.size, device: thread.device }, 'job loaded');
   return {
     jobId,
     meta,

@@ -18,7 +18,7 @@ export function progressPrinter(write: (line: string) => void, opts: ProgressPri
       case 'start':
         epochs = e.epochs;
         write(
-          `training ${e.model} (${e.params} params, ${e.values.toLocaleString('en-US')} values) on ${e.train} samples ` +
+          `training ${e.model} (${e.values.toLocaleString('en-US')} parameters in ${e.params} tensors) on ${e.train} samples ` +
             `(validation ${e.validation}, test ${e.test}), ${e.epochs} epoch(s) × ${e.stepsPerEpoch} steps of ${e.batch}, ${e.device}`,
         );
         return;

@@ -16,7 +16,7 @@ describe('gradfleet train', () => {
     expect(r.stderr).not.toMatch(/gradfleet:/);
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^training mlp-784-256-128-10 \(6 params, 235,146 values\) on 8000 samples \(validation 1000, test 1000\), 1 epoch\(s\) × 80 steps of 100, cpu \(1 thread\)$/);
+    expect(lines[0]).toMatch(/^training mlp-784-256-128-10 \(235,146 parameters in 6 tensors\) on 8000 samples \(validation 1000, test 1000\), 1 epoch\(s\) × 80 steps of 100, cpu \(1 thread\)$/);
     expect(lines.filter((l) => /^epoch 1\/1 step \d+\/80 {2}loss \d+\.\d{4}/.test(l)).length).toBeGreaterThanOrEqual(4);
     const epoch = lines.find((l) => l.startsWith('epoch 1/1 done:'));
     expect(epoch).toMatch(/train loss \d\.\d{4} {2}train acc 0\.\d{4} {2}val loss \d\.\d{4} {2}val acc 0\.\d{4}/);
