@@ -108,6 +108,8 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
     .option('--port <n>', 'port to listen on (0: any free port, printed)', integer('--port', 0), 7070)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--local-workers <n>', 'also start this many worker processes on this machine', integer('--local-workers', 0), 0)
+    .option('--metrics-port <n>', 'serve Prometheus metrics at http://<metrics-host>:<n>/metrics (0: any free port, printed; default: off)', integer('--metrics-port', 0))
+    .option('--metrics-host <host>', 'address the metrics endpoint listens on (default: --host)')
     .option('--run-dir <dir>', "where outputs go (default: the job's run_dir, else the newest runs/<name>-<time> of this job config if unfinished, else a new one); one holding checkpoints of this job is resumed")
     .addOption(new Option('--log-format <format>', 'log lines: json, pretty (readable), or auto: pretty on a terminal, json otherwise (default: $GRADFLEET_LOG_FORMAT, else auto)').choices(LOG_FORMATS))
     .option('--fresh', 'always start a new runs/<name>-<time>, even when an unfinished one of this job config would be resumed (not with --run-dir)')
@@ -141,6 +143,8 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
           runDir: opts.runDir,
           fresh: opts.fresh,
           localWorkers: opts.localWorkers,
+          ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort } : {}),
+          ...(opts.metricsHost !== undefined ? { metricsHost: opts.metricsHost } : {}),
           log,
           print: (line) => process.stdout.write(`${line}\n`),
           abort: abort.signal,

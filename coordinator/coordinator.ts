@@ -40,6 +40,8 @@ import { TrainingRun } from './run/training-run.js';
 import { buildRuns, type RunContext } from './run/build-runs.js';
 import { RunDirectory } from './run/outputs.js';
 import { finalReportLines } from './run/final-report-files.js';
+import { CoordinatorMetrics } from './observe/prometheus.js';
+import { serveMetrics } from './observe/metrics-server.js';
 import { readIdentity, writeIdentity } from './run-dir/job-identity.js';
 import { runDirectoryFor } from './run-dir/default.js';
 import { lockRunDir } from './run-dir/lock.js';
@@ -66,6 +68,10 @@ export interface CoordinatorOptions {
   fresh?: boolean;
   /** Worker processes to start on this machine, pointed at this coordinator. */
   localWorkers: number;
+  /** Serve Prometheus metrics at http://metricsHost:metricsPort/metrics (0: any free port, printed); off when undefined. */
+  metricsPort?: number;
+  /** Default: `host`. */
+  metricsHost?: string;
   log: Logger;
   /** Where the address and run-directory lines go (stdout). */
   print: (line: string) => void;
@@ -105,7 +111,16 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   const known = readIdentity(runDir, job, () => hasCheckpointFiles(runDir));
   const loaded = await loadJob(job, o.source, o.baseDir);
   const progress = terminalProgress(plannedSteps(job, loaded.trainIndices.length));
-  const out = new RunDirectory(runDir, { onMetric: progress?.update });
+  const scheduler = new Scheduler();
+  // Prometheus' view (--metrics-port): step and evaluation lines as they are written, the pool,
+  // bytes and task moves read from their owners when scraped.
+  const metrics = o.metricsPort === undefined ? undefined : new CoordinatorMetrics({ workers: () => registry.list(), transfer: () => transfer.snapshot(), taskMoves: () => scheduler.taskMoves });
+  const out = new RunDirectory(runDir, {
+    onMetric: (line) => {
+      progress?.update(line);
+      metrics?.observe(line);
+    },
+  });
   const jobId = known?.job_id ?? writeIdentity(runDir, job, `${job.name}-${randomBytes(4).toString('hex')}`).job_id;
   const registry = new WorkerRegistry({ leaseMs: job.workers.lease }, now());
   // Work a run hands over to finish after its last phase (the ensemble's scoring): awaited before exit.
@@ -114,7 +129,7 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   // Every run's parameters, optimizer state and gradient pieces, where the step kernels work on them.
   const arena = Arena.growable();
   const transfer = new TransferMeter();
-  const runs = (o.makeRuns ?? buildRuns)(loaded, { out, arena, log, now, defer, workers: () => ({ registrations: registry.registrations, connected: registry.size }), transfer: () => transfer.snapshot() });
+  const runs = (o.makeRuns ?? buildRuns)(loaded, { out, arena, log, now, defer, workers: () => ({ registrations: registry.registrations, connected: registry.size }), transfer: () => transfer.snapshot(), ...(metrics ? { onMemberMetric: (line: Record<string, unknown>) => metrics.observe(line) } : {}) });
   const checkpoints = findCheckpoints(runDir, log);
   const restored = restoreRuns(runs, checkpoints, log);
   for (const r of restored) o.print(`resumed run ${r.run.name} from ${r.from.path} (step ${r.from.contents.meta.globalStep}${r.run.done ? ', already done' : ''})`);
@@ -149,7 +164,7 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
     job: pkg,
     data: { features: loaded.dataset.features, labels: loaded.dataset.labels },
     runs,
-    scheduler: new Scheduler(),
+    scheduler,
     registry,
     heartbeatMs: job.workers.heartbeat,
     maxWaitMs: Math.min(10_000, Math.floor(job.workers.lease / 2)),
@@ -173,6 +188,8 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   const paramValues = loaded.training.params.reduce((a, p) => a + p.init.length, 0);
   o.print(`coordinator listening on ${address} (job ${jobId}, ${paramValues.toLocaleString('en-US')} parameters in ${loaded.training.params.length} tensors, ${loaded.trainIndices.length} training samples)`);
   o.print(`run directory: ${runDir}`);
+  const metricsServer = metrics ? await serveMetrics(metrics.registry, o.metricsHost ?? o.host, o.metricsPort!) : undefined;
+  if (metricsServer) o.print(`metrics: ${metricsServer.url}`);
   o.onTrainingStarted?.();
   log.info({ jobId, address, source: o.source, runDir, localWorkers: o.localWorkers, resumedRuns: restored.length, nodeFlags: process.execArgv }, restored.length > 0 ? 'coordinator started (resumed)' : 'coordinator started');
 
@@ -204,6 +221,7 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   clearInterval(tick);
   await Promise.all(children.map((c) => waitForExit(c, 10_000, log)));
   await shutdown(server, 5_000);
+  await metricsServer?.close();
 
   const deferredOk = await awaitDeferred(deferred, DEFERRED_DEADLINE_MS, log);
   const failed = runs.filter((r) => runFailed(r));
@@ -238,6 +256,7 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
     // drain by themselves; the others are sent SIGTERM after a short wait.
     await Promise.all(children.map((c) => waitForExit(c, 2_000, log)));
     await shutdown(server, 5_000);
+    await metricsServer?.close();
     o.print(`job stopped before its end: ${stop.reason}; start the coordinator again on ${runDir} to resume it`);
     o.print(`run directory: ${runDir}`);
     return 1;

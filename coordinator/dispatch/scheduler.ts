@@ -56,6 +56,13 @@ export interface SchedulerOptions {
   stragglerMinMs: number;
 }
 
+/** Tasks that went back to the pool: their worker was lost, handed them back, or sent non-finite values (recomputed once). */
+export interface TaskMoves {
+  lost: number;
+  handed_back: number;
+  non_finite: number;
+}
+
 export class Scheduler {
   private readonly phases = new Map<number, PhaseState>();
   private readonly byKey = new Map<string, { phase: PhaseState; task: TaskState }>();
@@ -63,6 +70,8 @@ export class Scheduler {
   /** Median task duration of each run's last finished phase: the straggler yardstick while a new phase has none. */
   private readonly lastMedian = new Map<number, number>();
   private rr = 0;
+  /** Tasks that went to another worker, by why (for /metrics). */
+  private readonly moved: TaskMoves = { lost: 0, handed_back: 0, non_finite: 0 };
 
   constructor(private readonly opts: SchedulerOptions = { stragglerFactor: 4, stragglerMinMs: 2000 }) {}
 
@@ -158,6 +167,7 @@ export class Scheduler {
     if (!task.holders.has(workerId)) throw new TaskRejected('not-assigned', `task ${key} is not assigned to worker ${workerId}`);
     if (nonFinite && task.nonFinite === 0) {
       task.nonFinite++;
+      this.moved.non_finite++;
       this.release(workerId, task);
       throw new TaskRejected('invalid', `result for task ${key} holds non-finite values; the task goes to another worker`);
     }
@@ -177,7 +187,13 @@ export class Scheduler {
   /** The worker gives a task back (draining, or it failed locally): someone else takes it. */
   handBack(workerId: string, key: string): void {
     const entry = this.byKey.get(key);
+    if (entry && entry.task.holders.has(workerId) && !entry.task.done) this.moved.handed_back++;
     if (entry) this.release(workerId, entry.task);
+  }
+
+  /** Tasks given to another worker since the start, by why. */
+  get taskMoves(): Readonly<TaskMoves> {
+    return this.moved;
   }
 
   /** A worker is gone (lease expired, left, killed): its tasks become pending again. */
@@ -185,6 +201,7 @@ export class Scheduler {
     const keys = [...(this.holding.get(workerId) ?? [])];
     for (const key of keys) {
       const entry = this.byKey.get(key);
+      if (entry && !entry.task.done) this.moved.lost++;
       if (entry) this.release(workerId, entry.task);
     }
     this.holding.delete(workerId);

@@ -37,6 +37,8 @@ export interface RunContext {
    * writes its last lines and exits; without this hook the work may be cut short.
    */
   defer?: (what: string, work: Promise<unknown>) => void;
+  /** Every metric line of a bagging member's own directory (the job's /metrics listens). */
+  onMemberMetric?: (line: Record<string, unknown>) => void;
 }
 
 export function buildRuns(job: LoadedJob, ctx: RunContext): TrainingRun[] {
@@ -105,7 +107,7 @@ export function buildEnsemble(job: LoadedJob, ctx: RunContext): Ensemble {
         trainIndices: plan.trainIndices,
         outOfBagIndices: plan.outOfBagIndices,
         seed: plan.seed,
-        out: new RunDirectory(join(ctx.out.dir, memberDir(plan.member))),
+        out: new RunDirectory(join(ctx.out.dir, memberDir(plan.member)), { onMetric: ctx.onMemberMetric }),
         log: ctx.log.child({ member: plan.member }),
         onFinished,
         startedAt: started,

@@ -199,6 +199,19 @@ describe.skipIf(skipReason !== undefined)('Kubernetes manifests (deploy/k8s)', (
       }
     });
 
+    it('serves Prometheus metrics on the port its scrape annotations name, on every interface', () => {
+      const d = coordinator();
+      const c = onlyContainer(d);
+      const annotations = d.spec!.template.metadata!.annotations ?? {};
+      expect(annotations['prometheus.io/scrape']).toBe('true');
+      expect(annotations['prometheus.io/path']).toBe('/metrics');
+      const port = Number(argValue(c, '--metrics-port'));
+      expect(Number(annotations['prometheus.io/port'])).toBe(port);
+      expect(argValue(c, '--metrics-host')).toBe('0.0.0.0');
+      expect(c.ports!.find((p) => p.name === 'metrics')?.containerPort).toBe(port);
+      expect(port).not.toBe(Number(argValue(c, '--port')));
+    });
+
     it('points every worker at the coordinator Service by name and port, on the cpu device', () => {
       const w = onlyContainer(worker());
       expect(argValue(w, '--coordinator')).toBe(`${service().metadata!.name}:${service().spec!.ports![0]!.port}`);
