@@ -41,7 +41,11 @@ import { buildRuns, type RunContext } from './run/build-runs.js';
 import { RunDirectory } from './run/outputs.js';
 import { finalReportLines } from './run/final-report-files.js';
 import { CoordinatorMetrics } from './observe/prometheus.js';
-import { serveMetrics } from './observe/metrics-server.js';
+import { serveMetrics } from '../shared/observe/metrics-server.js';
+import { DEFAULT_RECONNECT } from '../worker/reconnect.js';
+
+/** Longer than a worker's longest reconnect backoff, so that a worker asleep in it calls again before the coordinator closes. */
+const WORKER_RECONNECT_GRACE_MS = DEFAULT_RECONNECT.maxMs + 1_000;
 import { readIdentity, writeIdentity } from './run-dir/job-identity.js';
 import { runDirectoryFor } from './run-dir/default.js';
 import { lockRunDir } from './run-dir/lock.js';
@@ -216,7 +220,11 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   // Workers learn `stop` on their next call; give them time to hear it and leave.
   const leaveWaitMs = Math.max(5_000, 2 * job.workers.heartbeat + 2_000);
   const leaveDeadline = now() + leaveWaitMs;
-  while (registry.size > 0 && now() < leaveDeadline) await sleep(50);
+  // Workers of an earlier coordinator (this one resumed) or ones that lost their connection may
+  // be asleep in their reconnect backoff right now; they would wake to a closed port and wait
+  // out their --unreachable-timeout. Listening a little longer lets them register and hear `stop`.
+  const lingerUntil = restored.length > 0 || scheduler.taskMoves.lost > 0 ? now() + WORKER_RECONNECT_GRACE_MS : 0;
+  while ((registry.size > 0 || now() < lingerUntil) && now() < leaveDeadline) await sleep(50);
   if (registry.size > 0) log.warn({ workers: registry.list().map((w) => w.id), waitedMs: leaveWaitMs }, 'workers did not leave in time; shutting down without them');
   clearInterval(tick);
   await Promise.all(children.map((c) => waitForExit(c, 10_000, log)));

@@ -14,6 +14,8 @@
  */
 import { constants } from 'node:os';
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { serveMetrics } from '../shared/observe/metrics-server.js';
+import { WorkerMetrics } from './observe/prometheus.js';
 import { createLogger, LOG_FORMATS, LOG_FORMAT_ENV } from '../shared/log.js';
 import { DEVICE_KINDS } from '../shared/engine/registry.js';
 import { Worker } from './loop.js';
@@ -22,6 +24,15 @@ function positive(flag: string) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a positive integer, got '${v}'`);
+    return n;
+  };
+}
+
+/** A TCP port to listen on: 0 (any free one) to 65535. */
+function port(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${flag} must be a port number (0 to 65535), got '${v}'`);
     return n;
   };
 }
@@ -38,10 +49,15 @@ export function buildWorkerProgram(onDone: (code: number) => void): Command {
     .option('--data-root <dir>', 'for jobs with workers.data: local: the folder the job\'s relative data paths resolve against here (default: the coordinator\'s job folder)')
     .addOption(new Option('--log-format <format>', 'log lines: json, pretty (readable), or auto: pretty on a terminal, json otherwise (default: $GRADFLEET_LOG_FORMAT, else auto)').choices(LOG_FORMATS))
     .option('--unreachable-timeout <ms>', 'exit with an error after the coordinator was unreachable this long', positive('--unreachable-timeout'), 120_000)
+    .option('--metrics-port <n>', "serve this worker's Prometheus metrics at http://<metrics-host>:<n>/metrics (0: any free port, printed; default: off)", port('--metrics-port'))
+    .option('--metrics-host <host>', 'address the metrics endpoint listens on', '127.0.0.1')
     .action(async (opts) => {
       if (opts.logFormat) process.env[LOG_FORMAT_ENV] = opts.logFormat;
       const log = createLogger('worker').child({ name: opts.name });
-      const worker = new Worker({ coordinator: opts.coordinator, device: opts.device, threads: opts.threads, name: opts.name, log, unreachableMs: opts.unreachableTimeout, dataRoot: opts.dataRoot });
+      const metrics = opts.metricsPort === undefined ? undefined : new WorkerMetrics();
+      const metricsServer = metrics ? await serveMetrics(metrics.registry, opts.metricsHost, opts.metricsPort!) : undefined;
+      if (metricsServer) process.stdout.write(`metrics: ${metricsServer.url}\n`);
+      const worker = new Worker({ coordinator: opts.coordinator, device: opts.device, threads: opts.threads, name: opts.name, log, unreachableMs: opts.unreachableTimeout, dataRoot: opts.dataRoot, ...(metrics ? { observer: metrics } : {}) });
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals) => {
         // The first signal drains; a second one ends the process at once.
@@ -51,6 +67,7 @@ export function buildWorkerProgram(onDone: (code: number) => void): Command {
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
       const code = await worker.run();
+      await metricsServer?.close();
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       // Giving up on the coordinator is said in plain words too, not only in the JSON log.

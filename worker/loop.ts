@@ -37,6 +37,7 @@ import type { ComputeProvider } from './compute/compute.js';
 import { WeightsStore, type WeightsSlot } from './weights.js';
 import { describeTask, taskRef, workTaskFrom, type WorkTask } from './task.js';
 import { probeDevice } from './device-probe.js';
+import type { WorkerObserver } from './observe/prometheus.js';
 import { DEFAULT_RECONNECT, retryDelay, shouldGiveUp, type ReconnectPolicy } from './reconnect.js';
 
 export const WORKER_VERSION = '0.1.0';
@@ -64,6 +65,8 @@ export interface WorkerOptions {
   dataRoot?: string;
   /** What computes tasks (default: the compute thread; the bench's simulated workers bring their own). */
   compute?: ComputeProvider;
+  /** Told about tasks, downloads and unreachable calls (the worker's /metrics). */
+  observer?: WorkerObserver;
 }
 
 /** A task whose parameters are here (its slot pinned until the task is done: done()). */
@@ -85,6 +88,8 @@ class SessionLost extends Error {
 export class WorkerFatalError extends Error {
   override name = 'WorkerFatalError';
 }
+
+const valuesOf = (tensors: readonly Float32Array[]) => tensors.reduce((a, t) => a + t.length, 0);
 
 const sleep = (ms: number, abort?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -362,6 +367,7 @@ export class Worker {
     const download = this.call('GetParams', () => this.conn.getParams(this.workerId, ctx.jobId, runId, version, ctx.meta.compression, ctx.paramLayout, slot.views, waitMs))
       .then(() => {
         slot.ready = true;
+        this.o.observer?.paramsDownloaded();
         return slot;
       })
       .catch((e: unknown) => {
@@ -409,14 +415,17 @@ export class Worker {
         return pending.send(header, tensors, ctx.meta.compression, ctx.meta.chunkBytes);
       });
       this.tasksDone++;
+      this.o.observer?.taskDone(task.kind, reply.accepted ? 'accepted' : 'not_needed', r.computeMs, valuesOf(tensors));
       if (!reply.accepted) this.log.debug({ task: describeTask(task), note: reply.note }, 'result not needed');
       return reply;
     } catch (e) {
       if (e instanceof SessionLost) throw e;
       const code = (e as ServiceError).code;
       // A rejection (bad or stale result): the coordinator gives the task to someone else.
-      if (code === Status.INVALID_ARGUMENT || code === Status.FAILED_PRECONDITION) this.log.warn({ task: describeTask(task), code: statusName(e), details: (e as ServiceError).details }, 'result rejected');
-      else throw e;
+      if (code === Status.INVALID_ARGUMENT || code === Status.FAILED_PRECONDITION) {
+        this.log.warn({ task: describeTask(task), code: statusName(e), details: (e as ServiceError).details }, 'result rejected');
+        this.o.observer?.taskDone(task.kind, 'rejected', r.computeMs, valuesOf(tensors));
+      } else throw e;
       return undefined;
     } finally {
       this.holding.delete(describeTask(task));
@@ -444,6 +453,7 @@ export class Worker {
         if (!isUnreachable(e) || this.stopReason) throw e;
         const now = Date.now();
         this.lastFailure = `${what}: ${statusName(e)}`;
+        this.o.observer?.unreachable(what);
         const delayMs = retryDelay(this.reconnect, attempt);
         this.log.warn({ call: what, code: statusName(e), attempt: attempt + 1, sinceContactMs: now - this.lastContact, retryInMs: delayMs, giveUpInMs: Math.max(0, this.reconnect.giveUpAfterMs - (now - this.lastContact)) }, 'coordinator unreachable; trying again');
         await sleep(delayMs, this.stopping.signal);

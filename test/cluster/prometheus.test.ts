@@ -1,6 +1,6 @@
 /**
- * `coordinator start --metrics-port`: a Prometheus scrape during a real run (coordinator + one
- * worker process) agrees with what the run writes to metrics.jsonl.
+ * `--metrics-port` of `coordinator start` and `worker start`: Prometheus scrapes during real runs
+ * (a coordinator and one worker process) agree with what the run writes and what a worker does.
  */
 import { describe, it, expect } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -12,6 +12,7 @@ import { NODE_FLAGS, PROCESS_ENV } from '../../shared/node-flags.js';
 import { readMetrics, tinyJob } from './harness.js';
 
 const COORDINATOR_BIN = fileURLToPath(new URL('../../bin/coordinator.mjs', import.meta.url));
+const WORKER_BIN = fileURLToPath(new URL('../../bin/worker.mjs', import.meta.url));
 /** fc1 784×32 + 32, fc2 32×10 + 10. */
 const P = 784 * 32 + 32 + 32 * 10 + 10;
 
@@ -38,7 +39,7 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
   return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
 }
 
-describe('coordinator start --metrics-port', () => {
+describe('Prometheus metrics (--metrics-port)', () => {
   it('serves step, evaluation, pool and transfer metrics that agree with metrics.jsonl while the job runs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gradfleet-prom-'));
     try {
@@ -104,6 +105,56 @@ describe('coordinator start --metrics-port', () => {
       expect(value(samples, 'gradfleet_coordinator_process_cpu_seconds_total')).toBeGreaterThan(0);
 
       expect(await exited).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+  it("serves a worker's own metrics: tasks by outcome, compute time, values uploaded, parameter downloads", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradfleet-prom-worker-'));
+    const env = { ...process.env, ...PROCESS_ENV, GRADFLEET_LOG_LEVEL: 'warn' };
+    try {
+      const jobFile = join(dir, 'job.json');
+      writeFileSync(jobFile, JSON.stringify(tinyJob({ epochs: 80 })));
+      const coordinator = spawn(process.execPath, [...NODE_FLAGS, COORDINATOR_BIN, 'start', '--config', jobFile, '--port', '0', '--host', '127.0.0.1', '--run-dir', join(dir, 'run')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let coordinatorOut = '';
+      coordinator.stdout!.on('data', (d: Buffer) => (coordinatorOut += d.toString()));
+      const coordinatorExited = new Promise<number | null>((resolve) => coordinator.on('exit', (code) => resolve(code)));
+      let address: string | undefined;
+      for (const deadline = Date.now() + 60_000; !(address = /^coordinator listening on (\S+)/m.exec(coordinatorOut)?.[1]); ) {
+        if (Date.now() > deadline) throw new Error(`the coordinator did not listen:\n${coordinatorOut}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const worker = spawn(process.execPath, [...NODE_FLAGS, WORKER_BIN, 'start', '--coordinator', address, '--metrics-port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let workerOut = '';
+      worker.stdout!.on('data', (d: Buffer) => (workerOut += d.toString()));
+      const workerExited = new Promise<number | null>((resolve) => worker.on('exit', (code) => resolve(code)));
+
+      let samples: Sample[] = [];
+      for (const deadline = Date.now() + 60_000; ; ) {
+        if (Date.now() > deadline) throw new Error(`no worker metrics in time:\n${workerOut}`);
+        const url = /^metrics: (\S+)$/m.exec(workerOut)?.[1];
+        if (url) {
+          samples = parseExposition(await (await fetch(url)).text());
+          if ((value(samples, 'gradfleet_worker_tasks_total', { kind: 'train', outcome: 'accepted' }) ?? 0) >= 20 && (value(samples, 'gradfleet_worker_tasks_total', { kind: 'eval', outcome: 'accepted' }) ?? 0) >= 1) break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const tasks = (kind: string) => ['accepted', 'not_needed', 'rejected'].reduce((a, outcome) => a + (value(samples, 'gradfleet_worker_tasks_total', { kind, outcome }) ?? 0), 0);
+      const train = tasks('train');
+      // Every task is timed; only training tasks upload a vector (one per step: the worker sums its micro-batches).
+      expect(value(samples, 'gradfleet_worker_compute_seconds_count', { kind: 'train' })).toBe(train);
+      expect(value(samples, 'gradfleet_worker_compute_seconds_count', { kind: 'eval' })).toBe(tasks('eval'));
+      expect(value(samples, 'gradfleet_worker_compute_seconds_sum', { kind: 'train' })).toBeGreaterThan(0);
+      expect(value(samples, 'gradfleet_worker_gradient_values_sent_total')).toBe(train * P);
+      // One parameter version per step, the first before any task, the next perhaps on its way.
+      const downloads = value(samples, 'gradfleet_worker_param_downloads_total')!;
+      expect(downloads).toBeGreaterThanOrEqual(train);
+      expect(downloads).toBeLessThanOrEqual(train + 2);
+      expect(value(samples, 'gradfleet_worker_coordinator_unreachable_total') ?? 0).toBe(0);
+      expect(value(samples, 'gradfleet_worker_process_resident_memory_bytes')).toBeGreaterThan(0);
+
+      expect(await coordinatorExited).toBe(0);
+      expect(await workerExited).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

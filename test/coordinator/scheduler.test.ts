@@ -112,4 +112,21 @@ describe('Scheduler', () => {
     s.submit('w1', taskKey(u0), result('w1', 0), false, 320);
     expect(s.next('w1', 600)).toMatchObject({ index: 1 });
   });
+  it('counts the tasks that went to another worker, by why: lost, handed back, non-finite', () => {
+    const s = new Scheduler();
+    const a = owner(1, 1, 5);
+    s.startPhase(a, a.first(), 0);
+    const [t0, t1, t2, t3] = [s.next('w1', 0)!, s.next('w1', 0)!, s.next('w2', 0)!, s.next('w3', 0)!];
+    expect(s.taskMoves).toEqual({ lost: 0, handed_back: 0, non_finite: 0 });
+    // w3 finishes before it is lost: only its unfinished tasks count.
+    expect(s.submit('w3', taskKey(t3), result('w3', 3), false, 1)).toMatchObject({ accepted: true });
+    expect(s.workerLost('w3')).toEqual([]);
+    expect(s.workerLost('w1').sort()).toEqual([taskKey(t0), taskKey(t1)].sort());
+    s.handBack('w2', taskKey(t2));
+    // Handing back a task not held (any more) moves nothing.
+    s.handBack('w2', taskKey(t2));
+    const again = s.next('w4', 0)!;
+    expect(() => s.submit('w4', taskKey(again), result('w4', 0), true, 2)).toThrow(TaskRejected);
+    expect(s.taskMoves).toEqual({ lost: 2, handed_back: 1, non_finite: 1 });
+  });
 });

@@ -199,17 +199,18 @@ describe.skipIf(skipReason !== undefined)('Kubernetes manifests (deploy/k8s)', (
       }
     });
 
-    it('serves Prometheus metrics on the port its scrape annotations name, on every interface', () => {
-      const d = coordinator();
-      const c = onlyContainer(d);
-      const annotations = d.spec!.template.metadata!.annotations ?? {};
-      expect(annotations['prometheus.io/scrape']).toBe('true');
-      expect(annotations['prometheus.io/path']).toBe('/metrics');
-      const port = Number(argValue(c, '--metrics-port'));
-      expect(Number(annotations['prometheus.io/port'])).toBe(port);
-      expect(argValue(c, '--metrics-host')).toBe('0.0.0.0');
-      expect(c.ports!.find((p) => p.name === 'metrics')?.containerPort).toBe(port);
-      expect(port).not.toBe(Number(argValue(c, '--port')));
+    it('serves Prometheus metrics from the coordinator and every worker on the port their scrape annotations name', () => {
+      for (const d of [coordinator(), worker()]) {
+        const c = onlyContainer(d);
+        const annotations = d.spec!.template.metadata!.annotations ?? {};
+        expect(annotations['prometheus.io/scrape'], d.metadata!.name).toBe('true');
+        expect(annotations['prometheus.io/path']).toBe('/metrics');
+        const port = Number(argValue(c, '--metrics-port'));
+        expect(Number(annotations['prometheus.io/port'])).toBe(port);
+        expect(argValue(c, '--metrics-host')).toBe('0.0.0.0');
+        expect(c.ports!.find((p) => p.name === 'metrics')?.containerPort).toBe(port);
+      }
+      expect(Number(argValue(onlyContainer(coordinator()), '--metrics-port'))).not.toBe(Number(argValue(onlyContainer(coordinator()), '--port')));
     });
 
     it('points every worker at the coordinator Service by name and port, on the cpu device', () => {

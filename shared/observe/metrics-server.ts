@@ -1,6 +1,7 @@
 /**
- * Serves a Prometheus registry at GET /metrics over plain HTTP (the scrape annotations of
- * deploy/ point here). Anything else is a 404; a failed collection is a 500 naming the error.
+ * Serves a Prometheus registry at GET /metrics over plain HTTP, for the coordinator and the
+ * workers (the scrape annotations of deploy/ point here). Anything else is a 404; a failed
+ * collection is a 500 naming the error.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
