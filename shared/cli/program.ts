@@ -6,11 +6,12 @@ import { Command } from '@commander-js/extra-typings';
 import { registerCompileCommand } from './compile-command.js';
 import { registerTrainCommand } from './train.js';
 import { registerBenchCommand } from './bench.js';
+import { registerReportCommand } from './report.js';
 
 /** Adds one subcommand to the root `gradfleet` command. */
 export type RegisterSubcommand = (program: Command) => void;
 
-const SUBCOMMANDS: readonly RegisterSubcommand[] = [registerCompileCommand, registerTrainCommand, registerBenchCommand];
+const SUBCOMMANDS: readonly RegisterSubcommand[] = [registerCompileCommand, registerTrainCommand, registerBenchCommand, registerReportCommand];
 
 /** A fresh root command with every subcommand registered (fresh per call, so tests can parse twice). */
 export function buildProgram(): Command {
