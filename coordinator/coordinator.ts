@@ -43,14 +43,14 @@ import { finalReportLines } from './run/final-report-files.js';
 import { CoordinatorMetrics } from './observe/prometheus.js';
 import { serveMetrics } from '../shared/observe/metrics-server.js';
 import { DEFAULT_RECONNECT } from '../worker/reconnect.js';
-
-/** Longer than a worker's longest reconnect backoff, so that a worker asleep in it calls again before the coordinator closes. */
-const WORKER_RECONNECT_GRACE_MS = DEFAULT_RECONNECT.maxMs + 1_000;
 import { readIdentity, writeIdentity } from './run-dir/job-identity.js';
 import { runDirectoryFor } from './run-dir/default.js';
 import { lockRunDir } from './run-dir/lock.js';
 import { findCheckpoints, hasCheckpointFiles, restoreRuns, writeStopCheckpoints, type ResumableRun } from './checkpoint/resume.js';
 import { plannedSteps, terminalProgress } from './progress.js';
+
+/** Longer than a worker's longest reconnect backoff, so that a worker asleep in it calls again before the coordinator closes. */
+const WORKER_RECONNECT_GRACE_MS = DEFAULT_RECONNECT.maxMs + 1_000;
 
 /** The service name health checks ask about (the empty name stands for the whole server). */
 export const HEALTH_SERVICE = 'gradfleet.v1.Coordinator';
@@ -177,6 +177,8 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
     log,
   });
 
+  // Before the gRPC server: a metrics port that cannot be had stops the start cleanly.
+  const metricsServer = metrics ? await serveMetrics(metrics.registry, o.metricsHost ?? o.host, o.metricsPort!) : undefined;
   const server = new Server();
   widenStreamWindows(server, log);
   server.addService(CoordinatorService, coordinatorHandlers(dispatcher, log));
@@ -192,7 +194,6 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   const paramValues = loaded.training.params.reduce((a, p) => a + p.init.length, 0);
   o.print(`coordinator listening on ${address} (job ${jobId}, ${paramValues.toLocaleString('en-US')} parameters in ${loaded.training.params.length} tensors, ${loaded.trainIndices.length} training samples)`);
   o.print(`run directory: ${runDir}`);
-  const metricsServer = metrics ? await serveMetrics(metrics.registry, o.metricsHost ?? o.host, o.metricsPort!) : undefined;
   if (metricsServer) o.print(`metrics: ${metricsServer.url}`);
   o.onTrainingStarted?.();
   log.info({ jobId, address, source: o.source, runDir, localWorkers: o.localWorkers, resumedRuns: restored.length, nodeFlags: process.execArgv }, restored.length > 0 ? 'coordinator started (resumed)' : 'coordinator started');

@@ -25,7 +25,7 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e) => reject(new Error(`the metrics endpoint cannot listen on ${host}:${port} (--metrics-port): ${e.message}`)));
     server.listen(port, host, () => resolve());
   });
   const a = server.address() as AddressInfo;

@@ -96,7 +96,8 @@ describe('Prometheus metrics (--metrics-port)', () => {
       // one parameter download per step (the step in flight may have moved one more of each).
       const received = value(samples, 'gradfleet_gradient_bytes_received_total')!;
       const sent = value(samples, 'gradfleet_params_bytes_sent_total')!;
-      expect(received % (4 * P)).toBe(0);
+      // Received bytes count chunk by chunk (a chunk never spans two tensors), so a scrape during
+      // an upload sees part of it.
       expect(received / (4 * P)).toBeGreaterThanOrEqual(steps);
       expect(received / (4 * P)).toBeLessThanOrEqual(steps + 1);
       expect(sent % (4 * P)).toBe(0);
