@@ -11,12 +11,17 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 /** Four significant digits, no trailing zeros (0.969, 0.1123, 2.303). */
 const metric = (x: number) => String(Number(x.toPrecision(4)));
 
-/** Samples trained, from a run's metrics.jsonl: the sum of its step lines' `samples`. */
+/** Samples trained, from a run's metrics.jsonl: the sum of its step lines' `samples` (a torn line is left out). */
 export function trainedSamples(metricsJsonl: string): number {
   let total = 0;
   for (const line of metricsJsonl.split('\n')) {
     if (!line.includes('"step"')) continue;
-    const m = JSON.parse(line) as { type?: string; samples?: number };
+    let m: { type?: string; samples?: number };
+    try {
+      m = JSON.parse(line) as typeof m;
+    } catch {
+      continue;
+    }
     if (m.type === 'step' && typeof m.samples === 'number') total += m.samples;
   }
   return total;

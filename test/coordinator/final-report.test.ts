@@ -34,6 +34,8 @@ describe('final report', () => {
       { type: 'resume', step: 2 },
     ].map((l) => JSON.stringify(l)).join('\n');
     expect(trainedSamples(`${jsonl}\n`)).toBe(192);
+    // A coordinator killed mid-write leaves a torn last line.
+    expect(trainedSamples(`${jsonl}\n{"type":"step","step":3,"sam`)).toBe(192);
     expect(trainedSamples('')).toBe(0);
   });
 
