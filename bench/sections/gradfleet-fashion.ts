@@ -11,12 +11,13 @@
  * before it (the step it follows, or the previous evaluation) to its own.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobInput } from '../../coordinator/job/schema.js';
 import { NODE_FLAGS, PROCESS_ENV } from '../../shared/node-flags.js';
+import { readMetricsFile } from '../../coordinator/run/metrics-file.js';
 import type { BenchContext } from '../section.js';
 import { missingDatasetNote, type FashionJob, type TimeToAccuracy, type TimeToAccuracyContender } from './fashion-job.js';
 
@@ -57,18 +58,9 @@ interface MetricLine {
   time?: number;
 }
 
+/** metrics.jsonl so far (the line being written, torn, is read next time). */
 function readLines(path: string): MetricLine[] {
-  if (!existsSync(path)) return [];
-  const lines: MetricLine[] = [];
-  for (const l of readFileSync(path, 'utf8').split('\n')) {
-    if (l.trim() === '') continue;
-    try {
-      lines.push(JSON.parse(l) as MetricLine);
-    } catch {
-      // The line being written: read it next time.
-    }
-  }
-  return lines;
+  return readMetricsFile(path).lines.map((l) => l.record as unknown as MetricLine);
 }
 
 /** The run as metrics.jsonl tells it, up to the first test score ≥ target (or to its end). */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { EnsembleSummary } from './ensemble.js';
 import type { RunSummary } from './run-records.js';
 import { ensembleReportLines, runReportLines, trainedSamples } from './final-report.js';
+import { readMetricsFile } from './metrics-file.js';
 
 /** The report's lines; empty when the job wrote no summary (it failed before training). */
 export function finalReportLines(runDir: string): string[] {
@@ -19,7 +20,7 @@ export function finalReportLines(runDir: string): string[] {
   }
   const run = summary as RunSummary;
   const metricsFile = join(runDir, 'metrics.jsonl');
-  const samples = existsSync(metricsFile) ? trainedSamples(readFileSync(metricsFile, 'utf8')) : undefined;
+  const samples = existsSync(metricsFile) ? trainedSamples(readMetricsFile(metricsFile).lines.map((l) => l.record)) : undefined;
   const modelFile = join(runDir, 'model.onnx');
   return runReportLines({ summary: run, samples, model: existsSync(modelFile) ? modelFile : undefined });
 }

@@ -11,20 +11,9 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 /** Four significant digits, no trailing zeros (0.969, 0.1123, 2.303). */
 const metric = (x: number) => String(Number(x.toPrecision(4)));
 
-/** Samples trained, from a run's metrics.jsonl: the sum of its step lines' `samples` (a torn line is left out). */
-export function trainedSamples(metricsJsonl: string): number {
-  let total = 0;
-  for (const line of metricsJsonl.split('\n')) {
-    if (!line.includes('"step"')) continue;
-    let m: { type?: string; samples?: number };
-    try {
-      m = JSON.parse(line) as typeof m;
-    } catch {
-      continue;
-    }
-    if (m.type === 'step' && typeof m.samples === 'number') total += m.samples;
-  }
-  return total;
+/** Samples trained: the sum of the step records' `samples` (metrics.jsonl as readMetricsFile reads it). */
+export function trainedSamples(records: readonly Record<string, unknown>[]): number {
+  return records.reduce((total, m) => total + (m.type === 'step' && typeof m.samples === 'number' ? m.samples : 0), 0);
 }
 
 function evalLine(label: string, e: EvalSums | null | undefined): string | undefined {

@@ -1,6 +1,10 @@
 /** The lines `coordinator start` prints at the end of a job, from its summary and metrics. */
 import { describe, it, expect } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ensembleReportLines, runReportLines, trainedSamples } from '../../coordinator/run/final-report.js';
+import { readMetricsFile } from '../../coordinator/run/metrics-file.js';
 import type { RunSummary } from '../../coordinator/run/run-records.js';
 import type { EnsembleSummary, MemberReport } from '../../coordinator/run/ensemble.js';
 
@@ -33,10 +37,19 @@ describe('final report', () => {
       { type: 'step', step: 2, samples: 64 },
       { type: 'resume', step: 2 },
     ].map((l) => JSON.stringify(l)).join('\n');
-    expect(trainedSamples(`${jsonl}\n`)).toBe(192);
-    // A coordinator killed mid-write leaves a torn last line.
-    expect(trainedSamples(`${jsonl}\n{"type":"step","step":3,"sam`)).toBe(192);
-    expect(trainedSamples('')).toBe(0);
+    const dir = mkdtempSync(join(tmpdir(), 'gradfleet-final-report-'));
+    const samplesIn = (text: string) => {
+      writeFileSync(join(dir, 'metrics.jsonl'), text);
+      return trainedSamples(readMetricsFile(join(dir, 'metrics.jsonl')).lines.map((l) => l.record));
+    };
+    try {
+      expect(samplesIn(`${jsonl}\n`)).toBe(192);
+      // A coordinator killed mid-write leaves a torn last line.
+      expect(samplesIn(`${jsonl}\n{"type":"step","step":3,"sam`)).toBe(192);
+      expect(samplesIn('')).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('says why a run stopped, how long and how fast it trained, its best and test scores, and where its model is', () => {
