@@ -110,6 +110,8 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
     .option('--local-workers <n>', 'also start this many worker processes on this machine', integer('--local-workers', 0), 0)
     .option('--metrics-port <n>', 'serve Prometheus metrics at http://<metrics-host>:<n>/metrics (0: any free port, printed; default: off)', integer('--metrics-port', 0))
     .option('--metrics-host <host>', 'address the metrics endpoint listens on (default: --host)')
+    .option('--ui-port <n>', 'serve the live dashboard at http://<ui-host>:<n>/ (0: any free port; a taken port falls back to a free one; the URL is printed; default: off)', integer('--ui-port', 0))
+    .option('--ui-host <host>', 'address the dashboard listens on (default: 127.0.0.1, this machine only)')
     .option('--run-dir <dir>', "where outputs go (default: the job's run_dir, else the newest runs/<name>-<time> of this job config if unfinished, else a new one); one holding checkpoints of this job is resumed")
     .addOption(new Option('--log-format <format>', 'log lines: json, pretty (readable), or auto: pretty on a terminal, json otherwise (default: $GRADFLEET_LOG_FORMAT, else auto)').choices(LOG_FORMATS))
     .option('--fresh', 'always start a new runs/<name>-<time>, even when an unfinished one of this job config would be resumed (not with --run-dir)')
@@ -145,6 +147,8 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
           localWorkers: opts.localWorkers,
           ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort } : {}),
           ...(opts.metricsHost !== undefined ? { metricsHost: opts.metricsHost } : {}),
+          ...(opts.uiPort !== undefined ? { uiPort: opts.uiPort } : {}),
+          ...(opts.uiHost !== undefined ? { uiHost: opts.uiHost } : {}),
           log,
           print: (line) => process.stdout.write(`${line}\n`),
           abort: abort.signal,

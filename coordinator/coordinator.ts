@@ -42,6 +42,7 @@ import { RunDirectory } from './run/outputs.js';
 import { finalReportLines } from './run/final-report-files.js';
 import { CoordinatorMetrics } from './observe/prometheus.js';
 import { serveMetrics } from '../shared/observe/metrics-server.js';
+import { startLiveDashboard, type LiveDashboard } from './observe/live-dashboard.js';
 import { DEFAULT_RECONNECT } from '../worker/reconnect.js';
 import { readIdentity, writeIdentity } from './run-dir/job-identity.js';
 import { runDirectoryFor } from './run-dir/default.js';
@@ -76,6 +77,10 @@ export interface CoordinatorOptions {
   metricsPort?: number;
   /** Default: `host`. */
   metricsHost?: string;
+  /** Serve the live dashboard at http://uiHost:uiPort/ (0: any free port; printed); off when undefined. */
+  uiPort?: number;
+  /** Default: 127.0.0.1 (the dashboard shows the job to whoever can reach it). */
+  uiHost?: string;
   log: Logger;
   /** Where the address and run-directory lines go (stdout). */
   print: (line: string) => void;
@@ -123,17 +128,19 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
     onMetric: (line) => {
       progress?.update(line);
       metrics?.observe(line);
+      dashboard?.observe(line);
     },
   });
   const jobId = known?.job_id ?? writeIdentity(runDir, job, `${job.name}-${randomBytes(4).toString('hex')}`).job_id;
   const registry = new WorkerRegistry({ leaseMs: job.workers.lease }, now());
+  let dashboard: LiveDashboard | undefined;
   // Work a run hands over to finish after its last phase (the ensemble's scoring): awaited before exit.
   const deferred: { what: string; work: Promise<unknown> }[] = [];
   const defer = (what: string, work: Promise<unknown>) => deferred.push({ what, work });
   // Every run's parameters, optimizer state and gradient pieces, where the step kernels work on them.
   const arena = Arena.growable();
   const transfer = new TransferMeter();
-  const runs = (o.makeRuns ?? buildRuns)(loaded, { out, arena, log, now, defer, workers: () => ({ registrations: registry.registrations, connected: registry.size }), transfer: () => transfer.snapshot(), ...(metrics ? { onMemberMetric: (line: Record<string, unknown>) => metrics.observe(line) } : {}) });
+  const runs = (o.makeRuns ?? buildRuns)(loaded, { out, arena, log, now, defer, workers: () => ({ registrations: registry.registrations, connected: registry.size }), transfer: () => transfer.snapshot(), ...(metrics || o.uiPort !== undefined ? { onMemberMetric: (line: Record<string, unknown>) => (metrics?.observe(line), dashboard?.observe(line)) } : {}) });
   const checkpoints = findCheckpoints(runDir, log);
   const restored = restoreRuns(runs, checkpoints, log);
   for (const r of restored) o.print(`resumed run ${r.run.name} from ${r.from.path} (step ${r.from.contents.meta.globalStep}${r.run.done ? ', already done' : ''})`);
@@ -179,6 +186,21 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
 
   // Before the gRPC server: a metrics port that cannot be had stops the start cleanly.
   const metricsServer = metrics ? await serveMetrics(metrics.registry, o.metricsHost ?? o.host, o.metricsPort!) : undefined;
+  const paramValues = loaded.training.params.reduce((a, p) => a + p.init.length, 0);
+  if (o.uiPort !== undefined) {
+    // A bagging member trains on its bootstrap sample: round(sample_fraction · N) samples (plan/bootstrap.ts).
+    const perRun = job.ensemble ? Math.round(job.ensemble.sample_fraction * loaded.trainIndices.length) : loaded.trainIndices.length;
+    const plan = plannedSteps(job, perRun);
+    dashboard = await startLiveDashboard({
+      host: o.uiHost ?? '127.0.0.1',
+      port: o.uiPort,
+      job: { name: job.name, jobId, runDir, parameters: paramValues, trainingSamples: loaded.trainIndices.length, plannedSteps: plan.totalSteps, epochs: plan.epochs, runs: runs.map((r) => r.name), startedAt: now() },
+      registry,
+      scheduler,
+      log,
+      now,
+    });
+  }
   const server = new Server();
   widenStreamWindows(server, log);
   server.addService(CoordinatorService, coordinatorHandlers(dispatcher, log));
@@ -191,10 +213,10 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   dispatcher.start(new Map(restored.map((r) => [r.run.id, r.phase])));
   health.setStatus('', 'SERVING');
   health.setStatus(HEALTH_SERVICE, 'SERVING');
-  const paramValues = loaded.training.params.reduce((a, p) => a + p.init.length, 0);
   o.print(`coordinator listening on ${address} (job ${jobId}, ${paramValues.toLocaleString('en-US')} parameters in ${loaded.training.params.length} tensors, ${loaded.trainIndices.length} training samples)`);
   o.print(`run directory: ${runDir}`);
   if (metricsServer) o.print(`metrics: ${metricsServer.url}`);
+  if (dashboard) o.print(`dashboard: ${dashboard.url}`);
   o.onTrainingStarted?.();
   log.info({ jobId, address, source: o.source, runDir, localWorkers: o.localWorkers, resumedRuns: restored.length, nodeFlags: process.execArgv }, restored.length > 0 ? 'coordinator started (resumed)' : 'coordinator started');
 
@@ -236,8 +258,12 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   const failed = runs.filter((r) => runFailed(r));
   writeFinalParams(out, runs);
   const ok = end.ok && failed.length === 0 && deferredOk;
-  printFinalReport(runDir, o.print, log);
-  o.print(`${ok ? 'job finished' : 'job FAILED'}: ${end.reason}${failed.length > 0 ? `; failed runs: ${failed.map((r) => r.name).join(', ')}` : ''}`);
+  const summaryLines = printFinalReport(runDir, o.print, log);
+  const endLine = `${ok ? 'job finished' : 'job FAILED'}: ${end.reason}${failed.length > 0 ? `; failed runs: ${failed.map((r) => r.name).join(', ')}` : ''}`;
+  // The page keeps the closing summary after the coordinator exits.
+  dashboard?.end({ state: ok ? 'finished' : 'failed', reason: endLine, ...(summaryLines ? { summaryLines } : {}) });
+  await dashboard?.close();
+  o.print(endLine);
   o.print(`run directory: ${runDir}`);
   // A run that failed (diverged) is final: a rerun repeats the same arithmetic (exit 3). A crash
   // or failed ensemble scoring may be the machine's fault: exit 1, resumable.
@@ -266,7 +292,10 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
     await Promise.all(children.map((c) => waitForExit(c, 2_000, log)));
     await shutdown(server, 5_000);
     await metricsServer?.close();
-    o.print(`job stopped before its end: ${stop.reason}; start the coordinator again on ${runDir} to resume it`);
+    const stopLine = `job stopped before its end: ${stop.reason}; start the coordinator again on ${runDir} to resume it`;
+    dashboard?.end({ state: 'stopped', reason: stopLine });
+    await dashboard?.close();
+    o.print(stopLine);
     o.print(`run directory: ${runDir}`);
     return 1;
   }
@@ -307,12 +336,15 @@ async function awaitDeferred(deferred: readonly { what: string; work: Promise<un
   return ok;
 }
 
-/** The job's closing summary (final-report.ts); a report that cannot be read never fails the job. */
-function printFinalReport(runDir: string, print: (line: string) => void, log: Logger): void {
+/** The job's closing summary (final-report.ts), printed and returned; a report that cannot be read never fails the job. */
+function printFinalReport(runDir: string, print: (line: string) => void, log: Logger): string[] | undefined {
   try {
-    for (const line of finalReportLines(runDir)) print(line);
+    const lines = finalReportLines(runDir);
+    for (const line of lines) print(line);
+    return lines;
   } catch (err) {
     log.warn({ err, runDir }, 'the final report could not be printed (summary.json or metrics.jsonl unreadable)');
+    return undefined;
   }
 }
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what it needs (npm packages; Docker for the
-# container tests), then typecheck + vitest.
+# container tests; chromium for the dashboard's browser test), then typecheck + vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
+# The dashboard's browser test drives Debian's chromium (playwright-core never downloads a browser).
+bash scripts/chromium-setup.sh || echo "test.sh: chromium could not be installed; the browser test will fail in CI and be skipped elsewhere" >&2
 # Container tests need a Docker daemon; without one they are skipped and say why.
 bash scripts/docker-setup.sh || echo "test.sh: no Docker daemon could be started; container tests will be skipped" >&2
 export TESTCONTAINERS_RYUK_DISABLED=true

@@ -63,6 +63,16 @@ export interface TaskMoves {
   non_finite: number;
 }
 
+/** What one worker has done since the coordinator started (the dashboard's workers table). */
+export interface WorkerTally {
+  /** Training micro-batches in accepted results (a task may carry several). */
+  microbatches: number;
+  /** Evaluation tasks in accepted results. */
+  evalTasks: number;
+  /** Its tasks that went to another worker: lost with it, handed back, or non-finite. */
+  failures: number;
+}
+
 export class Scheduler {
   private readonly phases = new Map<number, PhaseState>();
   private readonly byKey = new Map<string, { phase: PhaseState; task: TaskState }>();
@@ -72,6 +82,7 @@ export class Scheduler {
   private rr = 0;
   /** Tasks that went to another worker, by why (for /metrics). */
   private readonly moved: TaskMoves = { lost: 0, handed_back: 0, non_finite: 0 };
+  private readonly tallies = new Map<string, WorkerTally>();
 
   constructor(private readonly opts: SchedulerOptions = { stragglerFactor: 4, stragglerMinMs: 2000 }) {}
 
@@ -168,10 +179,14 @@ export class Scheduler {
     if (nonFinite && task.nonFinite === 0) {
       task.nonFinite++;
       this.moved.non_finite++;
+      this.tally(workerId).failures++;
       this.release(workerId, task);
       throw new TaskRejected('invalid', `result for task ${key} holds non-finite values; the task goes to another worker`);
     }
     const started = task.holders.get(workerId)!;
+    const t = this.tally(workerId);
+    if (task.spec.kind === 'train') t.microbatches += task.spec.leaves.length;
+    else t.evalTasks++;
     for (const w of [...task.holders.keys()]) this.release(w, task);
     task.done = true;
     phase.results[task.spec.index] = result;
@@ -187,7 +202,10 @@ export class Scheduler {
   /** The worker gives a task back (draining, or it failed locally): someone else takes it. */
   handBack(workerId: string, key: string): void {
     const entry = this.byKey.get(key);
-    if (entry && entry.task.holders.has(workerId) && !entry.task.done) this.moved.handed_back++;
+    if (entry && entry.task.holders.has(workerId) && !entry.task.done) {
+      this.moved.handed_back++;
+      this.tally(workerId).failures++;
+    }
     if (entry) this.release(workerId, entry.task);
   }
 
@@ -196,12 +214,26 @@ export class Scheduler {
     return this.moved;
   }
 
+  /** Each worker's tally since the start, by worker id (workers that left included). */
+  get workerTallies(): ReadonlyMap<string, Readonly<WorkerTally>> {
+    return this.tallies;
+  }
+
+  private tally(workerId: string): WorkerTally {
+    let t = this.tallies.get(workerId);
+    if (!t) this.tallies.set(workerId, (t = { microbatches: 0, evalTasks: 0, failures: 0 }));
+    return t;
+  }
+
   /** A worker is gone (lease expired, left, killed): its tasks become pending again. */
   workerLost(workerId: string): string[] {
     const keys = [...(this.holding.get(workerId) ?? [])];
     for (const key of keys) {
       const entry = this.byKey.get(key);
-      if (entry && !entry.task.done) this.moved.lost++;
+      if (entry && !entry.task.done) {
+        this.moved.lost++;
+        this.tally(workerId).failures++;
+      }
       if (entry) this.release(workerId, entry.task);
     }
     this.holding.delete(workerId);

@@ -7,11 +7,12 @@ import { registerCompileCommand } from './compile-command.js';
 import { registerTrainCommand } from './train.js';
 import { registerBenchCommand } from './bench.js';
 import { registerReportCommand } from './report.js';
+import { registerDashboardCommand } from './dashboard.js';
 
 /** Adds one subcommand to the root `gradfleet` command. */
 export type RegisterSubcommand = (program: Command) => void;
 
-const SUBCOMMANDS: readonly RegisterSubcommand[] = [registerCompileCommand, registerTrainCommand, registerBenchCommand, registerReportCommand];
+const SUBCOMMANDS: readonly RegisterSubcommand[] = [registerCompileCommand, registerTrainCommand, registerBenchCommand, registerReportCommand, registerDashboardCommand];
 
 /** A fresh root command with every subcommand registered (fresh per call, so tests can parse twice). */
 export function buildProgram(): Command {
