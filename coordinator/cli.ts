@@ -114,6 +114,7 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
     .option('--ui-host <host>', 'address the dashboard listens on (default: 127.0.0.1, this machine only)')
     .option('--run-dir <dir>', "where outputs go (default: the job's run_dir, else the newest runs/<name>-<time> of this job config if unfinished, else a new one); one holding checkpoints of this job is resumed")
     .addOption(new Option('--log-format <format>', 'log lines: json, pretty (readable), or auto: pretty on a terminal, json otherwise (default: $GRADFLEET_LOG_FORMAT, else auto)').choices(LOG_FORMATS))
+    .option('--retrain-best', "for a job with search: after the last trial, retrain the best trial's hyperparameters on training + validation data and score the test split once (search.retrain_best)")
     .option('--fresh', 'always start a new runs/<name>-<time>, even when an unfinished one of this job config would be resumed (not with --run-dir)')
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (opts, command) => {
@@ -123,6 +124,10 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
       const { config, baseDir, source } = opts.config
         ? { ...readJobFile(opts.config), source: opts.config }
         : { config: parseJob(defaultJob(), 'embedded default job'), baseDir: process.cwd(), source: 'embedded default job' };
+      if (opts.retrainBest) {
+        if (!config.search) return command.error(`error: --retrain-best retrains the best trial of a search, but ${source} has no search: block`, { exitCode: COORDINATOR_EXIT.cannotRun, code: 'gradfleet.retrainWithoutSearch' });
+        config.search.retrain_best = true;
+      }
       const abort = new AbortController();
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals) => {

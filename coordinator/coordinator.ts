@@ -43,6 +43,8 @@ import { finalReportLines } from './run/final-report-files.js';
 import { CoordinatorMetrics } from './observe/prometheus.js';
 import { serveMetrics } from '../shared/observe/metrics-server.js';
 import { startLiveDashboard, type LiveDashboard } from './observe/live-dashboard.js';
+import { HyperSearch } from './search/hyper-search.js';
+import { largestGlobalBatch } from './search/trial-config.js';
 import { DEFAULT_RECONNECT } from '../worker/reconnect.js';
 import { readIdentity, writeIdentity } from './run-dir/job-identity.js';
 import { runDirectoryFor } from './run-dir/default.js';
@@ -140,11 +142,16 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   // Every run's parameters, optimizer state and gradient pieces, where the step kernels work on them.
   const arena = Arena.growable();
   const transfer = new TransferMeter();
-  const runs = (o.makeRuns ?? buildRuns)(loaded, { out, arena, log, now, defer, workers: () => ({ registrations: registry.registrations, connected: registry.size }), transfer: () => transfer.snapshot(), ...(metrics || o.uiPort !== undefined ? { onMemberMetric: (line: Record<string, unknown>) => (metrics?.observe(line), dashboard?.observe(line)) } : {}) });
+  const ctx: RunContext = { out, arena, log, now, defer, workers: () => ({ registrations: registry.registrations, connected: registry.size }), transfer: () => transfer.snapshot(), ...(metrics || o.uiPort !== undefined ? { onMemberMetric: (line: Record<string, unknown>) => (metrics?.observe(line), dashboard?.observe(line)) } : {}) };
+  // A search's trials are runs too, started as slots free up (search/hyper-search.ts); `runs` grows with them.
+  const search = job.search ? new HyperSearch(loaded, ctx, (record) => dashboard?.observe(record)) : undefined;
+  const runs: ClusterRun[] = search ? search.runs : (o.makeRuns ?? buildRuns)(loaded, ctx);
   const checkpoints = findCheckpoints(runDir, log);
+  // Finished trials are results in search-state.json, not runs to restore.
+  for (const name of search?.finishedRunNames ?? []) checkpoints.delete(name);
   const restored = restoreRuns(runs, checkpoints, log);
   for (const r of restored) o.print(`resumed run ${r.run.name} from ${r.from.path} (step ${r.from.contents.meta.globalStep}${r.run.done ? ', already done' : ''})`);
-  if (restored.length > 0 && runs.every((r) => r.done)) {
+  if ((restored.length > 0 || search?.finished) && runs.every((r) => r.done) && (search?.finished ?? true)) {
     await awaitDeferred(deferred, DEFERRED_DEADLINE_MS, log);
     writeFinalParams(out, runs);
     const failed = runs.filter((r) => runFailed(r));
@@ -162,7 +169,8 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
       compression: job.workers.compression,
       threads: job.workers.threads,
       chunkBytes: DEFAULT_CHUNK_BYTES,
-      microbatchesPerStep: Math.ceil(job.batch.global / job.batch.micro),
+      // Workers size their buffers by a step's micro-batches: a search's trials may use a larger global batch.
+      microbatchesPerStep: Math.ceil(largestGlobalBatch(job, job.search) / job.batch.micro),
       dataset: datasetMeta(loaded.dataset),
     },
     loaded.training,
@@ -210,6 +218,7 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   widenConnectionWindows(server, log);
   const address = `${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
 
+  search?.attach((run, phase) => dispatcher.addRun(run, phase));
   dispatcher.start(new Map(restored.map((r) => [r.run.id, r.phase])));
   health.setStatus('', 'SERVING');
   health.setStatus(HEALTH_SERVICE, 'SERVING');

@@ -158,6 +158,19 @@ export class Dispatcher {
     this.checkFinished();
   }
 
+  /**
+   * A run that joins a job already going (a search's next trial): its first phase is scheduled
+   * at once. Called from inside another run's completePhase too, before that run's own phase is
+   * retired, so the job never looks finished in between.
+   */
+  addRun(run: ClusterRun, phase: PhaseSpec | null): void {
+    if (this.runs.has(run.id)) throw new Error(`run id ${run.id} (${run.name}) is already in the job`);
+    this.runs.set(run.id, run);
+    this.phaseOf.set(run.id, phase?.name);
+    this.o.scheduler.startPhase(this.tracked(run), this.tasksFor(phase), this.o.now());
+    this.changed.notify();
+  }
+
   /** A phase's tasks for the pool as it is now (task-grouping.ts). */
   private tasksFor(phase: PhaseSpec | null): TaskSpec[] {
     if (!phase) return [];

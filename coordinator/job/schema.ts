@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { duration } from '../../shared/config/duration.js';
 import { datasetConfigSchema } from '../../shared/data/schema.js';
+import { searchSchema } from '../search/space.js';
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
@@ -173,12 +174,15 @@ export const jobSchema = z
     eval: evalSchema.prefault({}),
     early_stopping: earlyStoppingSchema.optional(),
     ensemble: ensembleSchema.optional(),
+    /** Hyperparameter search (coordinator/search/): trials of this job with other hyperparameters, over the same worker pool. */
+    search: searchSchema.optional(),
     checkpoint: checkpointSchema.prefault({}),
     workers: workersSchema.prefault({}),
     max_consecutive_skips: positiveInt.default(5),
   })
   .strict()
   // An ONNX model's initializers are its initial weights: there is no spec to draw others from.
+  .refine((j) => !(j.search && j.ensemble), { error: 'a job is either a search or a bagging ensemble; search trials of an ensemble are not supported', path: ['search'] })
   .refine((j) => !(j.ensemble?.init === 'per_member' && j.model.onnx !== undefined), {
     error: `must be "shared" with an ONNX model (model.onnx): its initializers are the initial weights; per_member draws them from a model spec`,
     path: ['ensemble', 'init'],

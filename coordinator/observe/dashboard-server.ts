@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FeedEvent, LiveFeed } from './live-feed.js';
 import { readReportInput } from '../report/report-files.js';
+import { searchRecordsOf } from './live-dashboard.js';
 
 export interface DashboardOptions {
   host: string;
@@ -103,7 +104,8 @@ export async function serveDashboard(o: DashboardOptions): Promise<DashboardServ
       const name = path.slice('/api/runs/'.length);
       // Only a name the listing gives: nothing outside the runs directory can be asked for.
       if (!listRuns(o.runsDir, o.feed?.job.runDir).some((r) => r.name === name)) return sendJson(res, 404, { error: `no run directory named '${name}' under ${o.runsDir}` });
-      return sendJson(res, 200, readReportInput(join(o.runsDir, name)));
+      const dir = join(o.runsDir, name);
+      return sendJson(res, 200, { ...readReportInput(dir), trialEvents: searchRecordsOf(dir) });
     }
     sendJson(res, 404, { error: `not found: ${path}` });
   }

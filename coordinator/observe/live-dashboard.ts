@@ -13,6 +13,8 @@ import { readMetricsFile } from '../run/metrics-file.js';
 import { LiveFeed, type DashboardJob, type JobStatus, type MetricRecord } from './live-feed.js';
 import { WorkersTable } from './workers-table.js';
 import { serveDashboard } from './dashboard-server.js';
+import { RETRAIN_DIR, trialName } from '../search/hyper-search.js';
+import { LOG_FILE } from '../search/search-state.js';
 
 export interface LiveDashboardOptions {
   host: string;
@@ -32,20 +34,27 @@ export interface LiveDashboard {
   close(): Promise<void>;
 }
 
-/** The metric files of a run directory: its own and its bagging members' (members/<k>/). */
+/** The metric files of a run directory: its own, its bagging members' (members/<k>/), a search's trials (trials/<k>/) and retraining (best/). */
 export function metricsFilesOf(runDir: string): string[] {
   const files = [join(runDir, 'metrics.jsonl')];
-  const members = join(runDir, 'members');
-  if (existsSync(members)) {
-    const ks = readdirSync(members).filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
-    files.push(...ks.map((k) => join(members, k, 'metrics.jsonl')));
+  for (const group of ['members', 'trials']) {
+    const dir = join(runDir, group);
+    if (!existsSync(dir)) continue;
+    const ks = readdirSync(dir).filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
+    files.push(...ks.map((k) => join(dir, k, 'metrics.jsonl')));
   }
+  files.push(join(runDir, RETRAIN_DIR, 'metrics.jsonl'));
   return files.filter((f) => existsSync(f));
+}
+
+/** A search's events so far (search.jsonl), as the records the page's trials table reads. */
+export function searchRecordsOf(runDir: string): MetricRecord[] {
+  return readMetricsFile(join(runDir, LOG_FILE)).lines.map(({ record: e }) => ({ type: 'trial', ...e, run: typeof e.trial === 'number' ? trialName(e.trial) : undefined }));
 }
 
 export async function startLiveDashboard(o: LiveDashboardOptions): Promise<LiveDashboard> {
   const feed = new LiveFeed(o.job);
-  const earlier = metricsFilesOf(o.job.runDir).flatMap((f) => readMetricsFile(f).lines.map((l) => l.record));
+  const earlier = [...metricsFilesOf(o.job.runDir).flatMap((f) => readMetricsFile(f).lines.map((l) => l.record)), ...searchRecordsOf(o.job.runDir)];
   earlier.sort((a, b) => Number(a.time ?? 0) - Number(b.time ?? 0));
   for (const r of earlier) feed.record(r);
 

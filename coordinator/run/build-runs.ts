@@ -117,7 +117,7 @@ export function buildEnsemble(job: LoadedJob, ctx: RunContext): Ensemble {
 }
 
 /** What every run of a job shares. */
-function runBasics(job: LoadedJob, ctx: RunContext): Pick<RunSetup, 'job' | 'arena' | 'params' | 'buffers' | 'validationIndices' | 'testIndices' | 'log' | 'now' | 'exportModel'> {
+export function runBasics(job: LoadedJob, ctx: RunContext): Pick<RunSetup, 'job' | 'arena' | 'params' | 'buffers' | 'validationIndices' | 'testIndices' | 'log' | 'now' | 'exportModel'> {
   return {
     job: job.config,
     arena: ctx.arena,

@@ -1,6 +1,6 @@
 /**
  * Reads what the final report (final-report.ts) needs from a finished job's run directory:
- * summary.json (a run's or a bagging job's), the run's metrics.jsonl and its model file.
+ * summary.json (a run's, a bagging job's or a search's), the run's metrics.jsonl and its model file.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,12 +8,14 @@ import type { EnsembleSummary } from './ensemble.js';
 import type { RunSummary } from './run-records.js';
 import { ensembleReportLines, runReportLines, trainedSamples } from './final-report.js';
 import { readMetricsFile } from './metrics-file.js';
+import { searchReportLines, type SearchSummary } from '../search/ranking.js';
 
 /** The report's lines; empty when the job wrote no summary (it failed before training). */
 export function finalReportLines(runDir: string): string[] {
   const summaryFile = join(runDir, 'summary.json');
   if (!existsSync(summaryFile)) return [];
-  const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as RunSummary | EnsembleSummary;
+  const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as RunSummary | EnsembleSummary | SearchSummary;
+  if ('kind' in summary && summary.kind === 'search') return searchReportLines(summary, runDir);
   if ('kind' in summary && summary.kind === 'ensemble') {
     const model = summary.ensemble.model ? join(runDir, summary.ensemble.model) : undefined;
     return ensembleReportLines(summary, model);

@@ -63,6 +63,12 @@ export interface RunSetup {
    * treat repeated calls as one.
    */
   onFinished?: (run: TrainingRun) => void;
+  /**
+   * Asked after each validation (once early stopping had its say): a reason to stop the run now
+   * (a search pruning a poor trial), or undefined to go on. The run then ends as early stopping
+   * ends it: best weights restored if asked, final evaluations, summary, final checkpoint.
+   */
+  judge?: (step: number, validation: EvalSums) => string | undefined;
 }
 
 type Stage = 'train' | 'final' | 'done' | 'failed';
@@ -380,6 +386,8 @@ export class TrainingRun {
       if (d.improved && es.restore_best) this.best = { params: this.weights.parts.map((p) => Float32Array.from(p)), buffers: this.buffers.map((b) => Float32Array.from(b)), step: this.globalStep };
       if (d.stop) return this.finish(d.reason!);
     }
+    const stop = this.s.judge?.(this.globalStep, sums);
+    if (stop !== undefined) return this.finish(stop);
     if (this.globalStep >= this.totalSteps) return this.finish(`completed ${this.globalStep} steps (${this.epoch} epochs)`);
     if (this.testEvery) {
       // A checkpoint written before the test score is in must resume with it, not repeat validation.

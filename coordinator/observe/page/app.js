@@ -27,6 +27,7 @@ function digest(records) {
   const byRun = new Map();
   const get = (run) => byRun.get(run) ?? byRun.set(run, { lastStep: null, bestVal: null, test: null, lastEvalLoss: null }).get(run);
   for (const r of records) {
+    if (r.type === 'trial') continue;
     const d = get(String(r.run));
     if (r.type === 'step' && r.skipped !== true) d.lastStep = r;
     if (r.type === 'eval' && r.split === 'validation' && typeof r.accuracy === 'number' && (d.bestVal === null || r.accuracy > d.bestVal.accuracy)) d.bestVal = r;
@@ -144,15 +145,19 @@ function drawHeadline() {
   $('fig-epoch').textContent = last ? `${last.epoch + 1}${job ? ` / ${job.epochs}` : ''}` : '–';
   $('fig-loss').textContent = last ? fmt(last.loss) : '–';
   $('fig-speed').textContent = int(throughput(view.records));
-  // A bagging job's own score is the ensemble's; a plain job's is its run's.
+  // A bagging job's own score is the ensemble's; a search's, its best trial's and its retraining's; a plain job's, its run's.
+  const trials = trialTable(view.records);
   const main = d.get('ensemble') ?? (runs.length === 1 ? d.get(runs[0]) : null);
-  const bestVal = main?.bestVal ?? null;
+  const bestTrial = trials.length > 0 ? runs.map((r) => d.get(r).bestVal).filter(Boolean).reduce((a, v) => (a === null || v.accuracy > a.accuracy ? v : a), null) : null;
+  const bestVal = bestTrial ?? main?.bestVal ?? null;
   $('fig-val-acc').textContent = bestVal ? fmt(bestVal.accuracy) : '–';
-  $('fig-val-step').textContent = bestVal && d.get('ensemble') === undefined ? `at step ${int(bestVal.step)}` : '';
-  $('fig-test-acc').textContent = main?.test ? fmt(main.test.accuracy) : '–';
+  $('fig-val-step').textContent = bestVal && d.get('ensemble') === undefined ? `${bestTrial ? `${bestTrial.run}, ` : ''}at step ${int(bestVal.step)}` : '';
+  const test = (d.get('retrain-best') ?? main)?.test;
+  $('fig-test-acc').textContent = test ? fmt(test.accuracy) : '–';
+  drawTrials(trials, d);
 
   const members = $('members-section');
-  members.hidden = runs.length < 2;
+  members.hidden = runs.length < 2 || trials.length > 0;
   if (!members.hidden) {
     $('members').tBodies[0].innerHTML = runs
       .map((r) => {
@@ -161,6 +166,35 @@ function drawHeadline() {
       })
       .join('');
   }
+}
+
+/** A search's trials, folded from its events (search.jsonl): params, state, result. */
+function trialTable(records) {
+  const byTrial = new Map();
+  for (const r of records) {
+    if (r.type !== 'trial' || typeof r.trial !== 'number') continue;
+    const t = byTrial.get(r.trial) ?? { trial: r.trial, run: r.run, params: {}, state: 'running', value: undefined, lastRung: undefined };
+    if (r.event === 'start') t.params = r.params;
+    if (r.event === 'rung') t.lastRung = `${r.decision} at ${r.step}`;
+    if (r.event === 'end') Object.assign(t, { state: r.state, value: r.value, steps: r.steps });
+    if (r.event === 'retrain') t.retrained = true;
+    byTrial.set(r.trial, t);
+  }
+  return [...byTrial.values()].sort((a, b) => a.trial - b.trial);
+}
+
+function drawTrials(trials, d) {
+  $('trials-section').hidden = trials.length === 0;
+  if (trials.length === 0) return;
+  const paths = Object.keys(trials[0].params ?? {});
+  $('trials').tHead.innerHTML = `<tr><th>trial</th><th>state</th>${paths.map((p) => `<th>${esc(p)}</th>`).join('')}<th>step</th><th>best val. accuracy</th><th>ASHA</th><th>objective</th></tr>`;
+  $('trials').tBodies[0].innerHTML = trials
+    .map((t) => {
+      const m = d.get(t.run);
+      const params = paths.map((p) => `<td>${typeof t.params[p] === 'number' ? Number(t.params[p].toPrecision(4)) : esc(t.params[p])}</td>`).join('');
+      return `<tr class="trial-${t.state}"><td>${t.trial}${t.retrained ? ' (retrained)' : ''}</td><td>${t.state}</td>${params}<td>${m?.lastStep ? int(m.lastStep.step) : '–'}</td><td>${m?.bestVal ? fmt(m.bestVal.accuracy) : '–'}</td><td>${t.lastRung ?? '–'}</td><td>${fmt(t.value)}</td></tr>`;
+    })
+    .join('');
 }
 
 function drawJob() {
@@ -262,7 +296,7 @@ async function showPast(name) {
     $('job-facts').textContent = body.error;
     return;
   }
-  Object.assign(view, { job: null, records: body.runs.flatMap((r) => r.metrics), workers: [], status: { state: 'ended', summaryLines: body.summaryLines } });
+  Object.assign(view, { job: null, records: [...body.runs.flatMap((r) => r.metrics), ...(body.trialEvents ?? [])], workers: [], status: { state: 'ended', summaryLines: body.summaryLines } });
   render();
   $('job-name').textContent = body.title;
 }
