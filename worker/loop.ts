@@ -246,7 +246,7 @@ export class Worker {
           if (!current) continue;
         }
         const task = current.task;
-        const computing = this.ctx!.thread.run({ kind: task.kind, node: task.node, k: task.k, leaves: task.leaves, weights: { runId: task.runId, version: task.version, buffer: current.weights.buffer } });
+        const computing = this.ctx!.thread.run({ kind: task.kind, node: task.node, k: task.k, leaves: task.leaves, ...(task.dropout !== undefined ? { dropout: task.dropout } : {}), weights: { runId: task.runId, version: task.version, buffer: current.weights.buffer } });
         // Awaited below; this keeps an early rejection from counting as unhandled meanwhile.
         computing.catch(() => {});
         // The result's upload call is opened now, so that its setup is done when the result is,

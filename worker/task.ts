@@ -16,6 +16,8 @@ export interface WorkTask {
   /** Its micro-batches (train) or shards (eval), in order. */
   leaves: { indices: Uint32Array; maskSeed: number }[];
   split: string;
+  /** The run's dropout probability, when it is not the graph's. */
+  dropout?: number;
 }
 
 export class MalformedTaskError extends Error {
@@ -45,7 +47,13 @@ export function workTaskFrom(t: Task): WorkTask {
     k: t.stepMicrobatches,
     leaves,
     split: t.evalSplit,
+    ...(t.dropout !== undefined ? { dropout: checkedDropout(t.dropout, key) } : {}),
   };
+}
+
+function checkedDropout(p: number, key: string): number {
+  if (!(p >= 0 && p < 1)) throw new MalformedTaskError(`task ${key}: dropout probability ${p} is not in [0, 1)`);
+  return p;
 }
 
 export function taskRef(t: WorkTask): TaskRef {

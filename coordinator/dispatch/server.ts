@@ -65,6 +65,7 @@ export function taskMessage(jobId: string, spec: TaskSpec): Task {
     stepMicrobatches: spec.k,
     leafSizes: spec.leaves.map((l) => l.indices.length),
     maskSeeds: spec.leaves.map((l) => l.maskSeed),
+    ...(spec.dropout !== undefined ? { dropout: spec.dropout } : {}),
   };
 }
 

@@ -74,6 +74,10 @@ export async function loadJob(config: JobConfig, source: string, baseDir: string
   const correct = heads.some((h) => h.loss === 'cross-entropy');
   const training = compileTraining(forward, { heads, freeze, reduction: 'sum', dropout: 'mask-input', correct });
   const evaluation = compileEval(forward, { heads, freeze, correct });
+  const searchesDropout = config.search?.params.some((p) => p.path === 'model.dropout') ?? false;
+  if ((config.model.dropout !== undefined || searchesDropout) && training.dropoutMasks.length === 0) {
+    throw new ConfigError(source, [`${config.model.dropout !== undefined ? 'model.dropout' : 'search.params.model.dropout'}: the model has no dropout layer to set the probability of`]);
+  }
   const data = await prepareJobData(config.data, { baseDir }, config.seed);
   // Workers that read the data themselves get the recipe and the fingerprint of what it must give.
   const dataset: WireDataset =

@@ -21,6 +21,12 @@ export const modelSchema = z
     labels: z.string().min(1).default('labels'),
     freeze: z.string().min(1).optional(),
     label_smoothing: z.number().min(0).max(1).default(0),
+    /**
+     * The dropout probability of every dropout layer in training, instead of the p each layer
+     * was built with. Workers draw the masks with it (and scale kept values to match), so the
+     * compiled graph stays the same: search trials can differ in it.
+     */
+    dropout: z.number().min(0).lt(1).optional(),
   })
   .strict()
   .refine((m) => !(m.spec !== undefined && m.onnx !== undefined), { error: 'give either spec or onnx, not both' })

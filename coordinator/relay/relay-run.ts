@@ -96,7 +96,7 @@ export class RelayRun implements ClusterRun {
     this.drop(new RelayTaskDroppedError(`the upstream handed this relay task ${name} before the one in hand was done`));
     const views = layoutViews(task.weights.buffer, this.pieceSizes);
     this.weights = { version, params: views.slice(0, this.o.paramCount), buffers: views.slice(this.o.paramCount) };
-    const spec: PhaseSpec = { runId: this.id, name, kind: task.kind, step: version, leaves: task.leaves.map((l) => ({ indices: l.indices, maskSeed: l.maskSeed })) };
+    const spec: PhaseSpec = { runId: this.id, name, kind: task.kind, step: version, leaves: task.leaves.map((l) => ({ indices: l.indices, maskSeed: l.maskSeed })), ...(task.dropout !== undefined ? { dropout: task.dropout } : {}) };
     const result = new Promise<RelayedTask>((resolve, reject) => {
       this.active = { spec, sum: task.kind === 'train' ? new TreeSum(spec.leaves.length, this.o.arena, this.pieceSizes) : undefined, startedAt: this.o.now(), resolve, reject };
     });

@@ -28,6 +28,8 @@ export interface PhaseSpec {
   step: number;
   leaves: LeafSpec[];
   split?: EvalSplit;
+  /** Train: the run's dropout probability for every dropout layer (model.dropout), instead of the graph's. */
+  dropout?: number;
 }
 
 export interface TaskSpec {
@@ -46,6 +48,7 @@ export interface TaskSpec {
   /** The node's leaves, in order. */
   leaves: LeafSpec[];
   split?: EvalSplit;
+  dropout?: number;
 }
 
 export interface TaskResult {

@@ -227,6 +227,7 @@ export class TrainingRun {
       kind: 'train',
       step: this.version,
       leaves: this.phasePositions.map((positions, index) => ({ indices: positions.map((pos) => this.s.trainIndices[pos]!), maskSeed: maskSeed(this.s.seed, this.globalStep, index) })),
+      ...(this.s.job.model.dropout !== undefined ? { dropout: this.s.job.model.dropout } : {}),
     };
   }
 

@@ -5,7 +5,8 @@
  *
  * Every trial runs on the job's one compiled training graph, which workers fetch once: a path
  * that would change that graph or the data (the model, the dataset, the micro-batch size, the
- * worker settings) cannot be searched yet, and is refused with the reason.
+ * worker settings) cannot be searched yet, and is refused with the reason. The dropout
+ * probability can (`model.dropout`): workers draw the masks with each run's own.
  */
 import type { JobConfig } from '../job/schema.js';
 import { parseJob } from '../job/load.js';
@@ -16,7 +17,7 @@ import type { TrialParams } from './sampler.js';
 /** Top-level fields a trial may change, and why the others cannot be. */
 const SEARCHABLE = new Set(['optimizer', 'schedule', 'clip', 'early_stopping', 'epochs', 'max_steps', 'max_consecutive_skips']);
 const NOT_SEARCHABLE: Record<string, string> = {
-  model: 'the model is compiled once into the graph every worker runs; searching architectures (widths, dropout p) needs one graph per trial, which is not supported yet',
+  model: 'the model is compiled once into the graph every worker runs; searching architectures (layer widths) needs one graph per trial, which is not supported yet (model.dropout can be searched: workers draw the masks)',
   data: 'every trial trains and is validated on the same split of the same data',
   workers: 'worker settings belong to the pool, which all trials share',
   eval: 'every trial is judged on the same evaluation schedule',
@@ -33,6 +34,7 @@ export function checkSearchPaths(search: SearchConfig, source: string): void {
   const problems: string[] = [];
   for (const p of search.params) {
     const top = p.path.split('.')[0]!;
+    if (p.path === 'model.dropout') continue;
     if (p.path === 'batch.micro') problems.push(`search.params.${p.path}: the micro-batch size sizes every worker's buffers; it cannot change between trials`);
     else if (top === 'batch' && p.path !== 'batch.global') problems.push(`search.params.${p.path}: only batch.global can be searched`);
     else if (top !== 'batch' && !SEARCHABLE.has(top)) problems.push(`search.params.${p.path}: ${NOT_SEARCHABLE[top] ?? `'${top}' is not a field of the job file`}`);

@@ -4,6 +4,7 @@
  * Integer draws only: identical on every machine.
  */
 import type { DropoutMaskSpec } from '../autodiff/compile-types.js';
+import { dropoutKeepProbability } from '../autodiff/rules/dropout.js';
 
 /** 32-bit mix of the integers that identify one micro-batch's masks (FNV-1a over their words). */
 export function maskSeed(...keys: number[]): number {
@@ -25,8 +26,9 @@ export function maskSeed(...keys: number[]): number {
 
 const RESOLUTION = 1 << 24;
 
-/** The bits of 1.0f: masks are written as integers (a float store per element cost more). */
-const ONE_BITS = 0x3f800000;
+/** A kept element's value, and its bits: masks are written as integers (a float store per element cost more). */
+const KEPT = new Float32Array(1);
+const KEPT_BITS = new Uint32Array(KEPT.buffer);
 
 /**
  * Element i of mask k keeps its value unless the top 24 bits of murmur3's finalizer over a Weyl
@@ -34,34 +36,49 @@ const ONE_BITS = 0x3f800000;
  * element depends on (seed, k, i) only, in a few integer operations (pure-rand's generator
  * objects cost more than the graph run itself), identical on every engine.
  */
-function fillMask(out: Uint32Array, base: number, threshold: number): void {
+function fillMask(out: Uint32Array, base: number, threshold: number, keptBits: number): void {
   let x = base;
   for (let i = 0; i < out.length; i++) {
     x = (x + 0x9e3779b9) | 0;
     let h = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
     h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
     h ^= h >>> 16;
-    out[i] = h >>> 8 < threshold ? 0 : ONE_BITS;
+    out[i] = h >>> 8 < threshold ? 0 : keptBits;
   }
 }
 
 /**
- * One 0/1 float mask per spec, with the batch dimension (the first symbolic dim) set to `count`.
- * An element is dropped with probability `ratio`. With `reuse`, masks are written into those
- * arrays when they are large enough (a runner keeps them from step to step) and returned as views.
+ * The value a kept element's mask holds when a run drops with probability `ratio` through a
+ * graph compiled for `compiled`: the graph computes (X·M)/(1−compiled), so M = (1−compiled)/(1−ratio)
+ * gives X/(1−ratio), up to one float32 rounding. 1 (exactly) when the two agree.
  */
-export function makeMasks(specs: readonly DropoutMaskSpec[], count: number, seed: number, reuse?: Float32Array[]): { data: Float32Array; dims: number[] }[] {
+export function keptMaskValue(compiled: number, ratio: number): number {
+  if (Math.fround(ratio) === Math.fround(compiled)) return 1;
+  return Math.fround(dropoutKeepProbability(compiled) / dropoutKeepProbability(ratio));
+}
+
+/**
+ * One float mask per spec, with the batch dimension (the first symbolic dim) set to `count`: 0
+ * for a dropped element, 1 for a kept one. An element is dropped with probability `ratio` (the
+ * spec's, or `dropout` for every spec: a run's model.dropout, with kept values scaled by
+ * keptMaskValue so that the graph's own 1/(1−p) becomes the run's). With `reuse`, masks are
+ * written into those arrays when they are large enough (a runner keeps them from step to step)
+ * and returned as views.
+ */
+export function makeMasks(specs: readonly DropoutMaskSpec[], count: number, seed: number, reuse?: Float32Array[], dropout?: number): { data: Float32Array; dims: number[] }[] {
   return specs.map((spec, k) => {
     const dims = spec.shape.map((d) => (typeof d === 'number' ? d : count));
     const n = dims.reduce((a, b) => a * b, 1);
     const base = maskSeed(seed, k);
-    const threshold = Math.round(spec.ratio * RESOLUTION);
+    const ratio = dropout ?? spec.ratio;
+    const threshold = Math.round(ratio * RESOLUTION);
+    KEPT[0] = keptMaskValue(spec.ratio, ratio);
     let data: Float32Array;
     if (reuse) {
       if ((reuse[k]?.length ?? -1) < n) reuse[k] = new Float32Array(n);
       data = reuse[k]!.subarray(0, n);
     } else data = new Float32Array(n);
-    fillMask(new Uint32Array(data.buffer, data.byteOffset, n), base, threshold);
+    fillMask(new Uint32Array(data.buffer, data.byteOffset, n), base, threshold, KEPT_BITS[0]!);
     return { data, dims };
   });
 }

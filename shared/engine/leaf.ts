@@ -23,10 +23,13 @@ export interface LeafStats {
   nonFinite?: { param: number; element: number; value: number };
 }
 
-/** Runs one micro-batch and writes its leaf into `into` (a vector of params then buffers). */
-export async function computeLeaf(runner: TrainingRunner, batch: Batch, maskSeed: number, into: FlatVector): Promise<LeafStats> {
+/**
+ * Runs one micro-batch and writes its leaf into `into` (a vector of params then buffers).
+ * `dropout`: the run's dropout probability instead of the graph's (runner.step).
+ */
+export async function computeLeaf(runner: TrainingRunner, batch: Batch, maskSeed: number, into: FlatVector, dropout?: number): Promise<LeafStats> {
   const paramCount = runner.graph.params.length;
-  const r = await runner.step(batch, maskSeed, into.parts.slice(0, paramCount));
+  const r = await runner.step(batch, maskSeed, into.parts.slice(0, paramCount), dropout);
   r.state.forEach((updated, b) => {
     const dst = into.parts[paramCount + b]!;
     for (let i = 0; i < dst.length; i++) dst[i] = batch.count * updated[i]!;

@@ -99,12 +99,13 @@ export class TrainingRunner {
    * One forward+backward pass over a batch. `maskSeed` fixes the dropout masks of this batch.
    * With `gradsInto` (one array per graph.params entry, exact lengths, not backed by a
    * SharedArrayBuffer), onnxruntime writes the gradients straight into those arrays and
-   * `grads` returns them: no per-step allocation of parameter-sized outputs.
+   * `grads` returns them: no per-step allocation of parameter-sized outputs. With `dropout`,
+   * every dropout layer drops with that probability instead of its compiled one (makeMasks).
    */
-  async step(batch: Batch, maskSeed: number, gradsInto?: readonly Float32Array[]): Promise<StepResult> {
+  async step(batch: Batch, maskSeed: number, gradsInto?: readonly Float32Array[], dropout?: number): Promise<StepResult> {
     const g = this.graph;
     const feeds: Record<string, ort.Tensor> = { ...dataFeeds(g.inputs, g.labels, batch), ...this.paramFeeds, ...this.bufferFeeds };
-    makeMasks(g.dropoutMasks, batch.count, maskSeed, this.masks).forEach((m, k) => (feeds[g.dropoutMasks[k]!.name] = tensorFor(m.data, m.dims)));
+    makeMasks(g.dropoutMasks, batch.count, maskSeed, this.masks, dropout).forEach((m, k) => (feeds[g.dropoutMasks[k]!.name] = tensorFor(m.data, m.dims)));
     let out: ort.InferenceSession.OnnxValueMapType;
     if (gradsInto) {
       if (gradsInto.length !== g.params.length) throw new Error(`gradsInto holds ${gradsInto.length} arrays, the graph has ${g.params.length} params`);

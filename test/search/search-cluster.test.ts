@@ -1,7 +1,8 @@
 /**
  * A hyperparameter search on a real cluster (a coordinator and worker processes on loopback,
  * the bundled digits): trials over the pool, ASHA pruning, the best configuration retrained and
- * scored on the test split once, search.jsonl and the ranked summary. The same search gives the
+ * scored on the test split once, search.jsonl and the ranked summary. Trials differ in learning
+ * rate, optimizer and dropout probability. The same search gives the
  * same trials, decisions and numbers with one worker or two, and after its coordinator is
  * killed with -9 mid-search and started again.
  */
@@ -15,6 +16,7 @@ import type { SearchStateFile } from '../../coordinator/search/search-state.js';
 // 600 training samples in global batches of 60: 10 steps an epoch, 30 a trial, validation every 5.
 const job = () =>
   tinyJob({
+    model: { spec: { input: { name: 'x', shape: [784] }, layers: [{ type: 'dense', name: 'fc1', units: 32 }, { type: 'relu' }, { type: 'dropout', p: 0.1 }, { type: 'dense', name: 'fc2', units: 10 }], loss: 'cross-entropy' } },
     data: { source: 'digits', limit: 1000, split: { validation: 200, test: 200 } },
     batch: { global: 60, micro: 20 },
     epochs: 3,
@@ -26,7 +28,8 @@ const job = () =>
       startup_trials: 2,
       seed: 11,
       objective: { metric: 'val_accuracy' },
-      params: { 'optimizer.lr': { log_uniform: [0.002, 0.8] }, 'optimizer.kind': { choice: ['sgd', 'momentum'] } },
+      // model.dropout: every trial runs the one compiled graph, with its own dropout probability.
+      params: { 'optimizer.lr': { log_uniform: [0.002, 0.8] }, 'optimizer.kind': { choice: ['sgd', 'momentum'] }, 'model.dropout': { uniform: [0, 0.5] } },
       asha: { min_steps: 5, reduction_factor: 2, max_steps: 30 },
       retrain_best: true,
     },

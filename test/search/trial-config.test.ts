@@ -39,6 +39,13 @@ describe('trial config', () => {
     expect(message).not.toContain('optimizer.lr');
   });
 
+  it('refuses model.dropout, set or searched, for a model without a dropout layer', async () => {
+    const { loadJob } = await import('../../coordinator/job/load.js');
+    const tiny = { data: { source: 'digits' as const, limit: 100 }, model: { spec: { input: { name: 'x', shape: [784] }, layers: [{ type: 'dense', units: 10 }], loss: 'cross-entropy' } } };
+    await expect(loadJob(parseJob({ ...tiny, model: { ...tiny.model, dropout: 0.3 } }, 'a.yaml'), 'a.yaml', '.')).rejects.toThrow('model.dropout: the model has no dropout layer');
+    await expect(loadJob(parseJob({ ...tiny, search: { method: 'random', trials: 2, params: { 'model.dropout': { uniform: [0, 0.5] } } } }, 'b.yaml'), 'b.yaml', '.')).rejects.toThrow('search.params.model.dropout: the model has no dropout layer');
+  });
+
   it('refuses a job that is both a search and a bagging ensemble', () => {
     expect(() => parseJob({ ensemble: { members: 3 }, search: { method: 'random', trials: 2, params: { 'optimizer.lr': { uniform: [0.1, 0.2] } } } }, 'job.yaml')).toThrow(/search[\s\S]*either a search or a bagging ensemble/);
   });

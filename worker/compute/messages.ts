@@ -55,6 +55,8 @@ export interface TaskMessage {
   node: TreeNode;
   k: number;
   leaves: { indices: Uint32Array; maskSeed: number }[];
+  /** Train: the run's dropout probability instead of the graph's (worker/task.ts). */
+  dropout?: number;
   weights: WeightsRef;
 }
 

@@ -129,7 +129,7 @@ async function runTask(e: Engine, t: TaskMessage): Promise<void> {
   const first = t.node.index * 2 ** t.node.level;
   const root = await reduceNode(t.node, t.k, e.arena, e.pieceSizes, async (j, into) => {
     const leaf = t.leaves[j - first]!;
-    leaves[j - first] = await computeLeaf(e.runner, gatherBatch(e.dataset, leaf.indices, e.batchMemory), leaf.maskSeed, into);
+    leaves[j - first] = await computeLeaf(e.runner, gatherBatch(e.dataset, leaf.indices, e.batchMemory), leaf.maskSeed, into, t.dropout);
   });
   const bytes = root.padded * 4;
   const at = e.spare.findIndex((b) => b.byteLength === bytes);

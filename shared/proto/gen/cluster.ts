@@ -182,6 +182,11 @@ export interface Task {
   leafSizes: number[];
   /** dropout masks of each leaf */
   maskSeeds: number[];
+  /**
+   * TRAIN: the run's dropout probability (job model.dropout, a search trial's), used by every
+   * dropout layer instead of the ratio compiled into the graph; absent: the graph's own.
+   */
+  dropout?: number | undefined;
 }
 
 export interface TaskRequest {
@@ -1268,6 +1273,7 @@ function createBaseTask(): Task {
     stepMicrobatches: 0,
     leafSizes: [],
     maskSeeds: [],
+    dropout: undefined,
   };
 }
 
@@ -1325,6 +1331,9 @@ export const Task: MessageFns<Task> = {
         writer.int32(v);
       }
       writer.join();
+    }
+    if (message.dropout !== undefined) {
+      writer.uint32(137).double(message.dropout);
     }
     return writer;
   },
@@ -1482,6 +1491,14 @@ export const Task: MessageFns<Task> = {
 
             break;
           }
+          case 17: {
+            if (tag !== 137) {
+              break;
+            }
+
+            message.dropout = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1551,6 +1568,7 @@ export const Task: MessageFns<Task> = {
         : globalThis.Array.isArray(object?.mask_seeds)
         ? object.mask_seeds.map((e: any) => globalThis.Number(e))
         : [],
+      dropout: isSet(object.dropout) ? globalThis.Number(object.dropout) : undefined,
     };
   },
 
@@ -1601,6 +1619,9 @@ export const Task: MessageFns<Task> = {
     if (message.maskSeeds?.length) {
       obj.maskSeeds = message.maskSeeds.map((e) => Math.round(e));
     }
+    if (message.dropout !== undefined) {
+      obj.dropout = floatToJson(message.dropout);
+    }
     return obj;
   },
 
@@ -1624,6 +1645,7 @@ export const Task: MessageFns<Task> = {
     message.stepMicrobatches = object.stepMicrobatches ?? 0;
     message.leafSizes = object.leafSizes?.map((e) => e) || [];
     message.maskSeeds = object.maskSeeds?.map((e) => e) || [];
+    message.dropout = object.dropout ?? undefined;
     return message;
   },
 };
