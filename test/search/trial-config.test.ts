@@ -3,8 +3,11 @@
  * (coordinator/search/ranking.ts): hyperparameters written at their paths and checked as a
  * whole job, paths a trial cannot change refused with the reason, and the ranked table.
  */
-import { describe, it, expect } from 'vitest';
-import { parseJob } from '../../coordinator/job/load.js';
+import { describe, it, expect, vi } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadJob, parseJob } from '../../coordinator/job/load.js';
+import { COORDINATOR_EXIT, main } from '../../coordinator/cli.js';
 import { checkSearchPaths, largestGlobalBatch, trialJob } from '../../coordinator/search/trial-config.js';
 import { parseSearch } from '../../coordinator/search/space.js';
 import { rankTrials, searchReportLines, searchSummary } from '../../coordinator/search/ranking.js';
@@ -40,7 +43,6 @@ describe('trial config', () => {
   });
 
   it('refuses model.dropout, set or searched, for a model without a dropout layer', async () => {
-    const { loadJob } = await import('../../coordinator/job/load.js');
     const tiny = { data: { source: 'digits' as const, limit: 100 }, model: { spec: { input: { name: 'x', shape: [784] }, layers: [{ type: 'dense', units: 10 }], loss: 'cross-entropy' } } };
     await expect(loadJob(parseJob({ ...tiny, model: { ...tiny.model, dropout: 0.3 } }, 'a.yaml'), 'a.yaml', '.')).rejects.toThrow('model.dropout: the model has no dropout layer');
     await expect(loadJob(parseJob({ ...tiny, search: { method: 'random', trials: 2, params: { 'model.dropout': { uniform: [0, 0.5] } } } }, 'b.yaml'), 'b.yaml', '.')).rejects.toThrow('search.params.model.dropout: the model has no dropout layer');
@@ -76,5 +78,26 @@ describe('ranking of trials', () => {
     expect(lines[1]).toMatch(/^ {2}rank +trial +state +val_accuracy +at step +steps +optimizer\.lr$/);
     expect(lines[2]).toMatch(/^ {2}1 +1 +complete +0\.8700 +5 +10 +0\.02000$/);
     expect(lines.at(-1)).toBe('  best: trial 1, val_accuracy 0.8700: optimizer.lr=0.02000');
+  });
+});
+
+describe('coordinator start --retrain-best', () => {
+  it('turns on the retraining of a search job, and is a usage error (exit 2) for a job without search', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradfleet-retrain-'));
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      writeFileSync(join(dir, 'plain.json'), JSON.stringify({ name: 'plain' }));
+      writeFileSync(join(dir, 'search.json'), JSON.stringify({ name: 's', search: { method: 'random', trials: 2, params: { 'optimizer.lr': { uniform: [0.1, 0.2] } } } }));
+      const run = vi.fn(async (o: { job: { search?: { retrain_best: boolean } } }) => (expect(o.job.search?.retrain_best).toBe(true), COORDINATOR_EXIT.done));
+      expect(await main(['node', 'coordinator', 'start', '--retrain-best', '--config', join(dir, 'search.json')], run as never)).toBe(COORDINATOR_EXIT.done);
+      expect(run).toHaveBeenCalledTimes(1);
+      const notRun = vi.fn(async () => COORDINATOR_EXIT.done);
+      expect(await main(['node', 'coordinator', 'start', '--retrain-best', '--config', join(dir, 'plain.json')], notRun)).toBe(COORDINATOR_EXIT.cannotRun);
+      expect(notRun).not.toHaveBeenCalled();
+      expect(err.mock.calls.map(([s]) => String(s)).join('')).toContain('--retrain-best retrains the best trial of a search, but');
+    } finally {
+      err.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
