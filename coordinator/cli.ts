@@ -20,6 +20,12 @@
  * rule, the address to listen on), so running it again as it is cannot help; 3 the job ended
  * but a run failed (diverged), which a rerun repeats; 130 a second signal.
  *
+ * Security (docs/security.md): `--tls-cert FILE --tls-key FILE` serves TLS, adding `--tls-ca FILE`
+ * requires client certificates signed by that CA (mutual TLS); `--token-file FILE` (or
+ * $GRADFLEET_JOIN_TOKEN) makes every call but health checks carry the join token. Each file flag
+ * has an environment variable (GRADFLEET_TLS_CERT, GRADFLEET_TLS_KEY, GRADFLEET_TLS_CA,
+ * GRADFLEET_TOKEN_FILE). A file that cannot be used is exit 2, before anything listens.
+ *
  * `coordinator relay --upstream HOST:PORT [--host H] [--port P]` runs a relay (relay/relay.ts):
  * one worker of the upstream coordinator and a coordinator for its own workers, which connect to
  * it with `worker start --coordinator <relay>`. Its exit codes are a worker's (0 the upstream
@@ -32,6 +38,18 @@ import { readJobFile, parseJob } from './job/load.js';
 import { defaultJob } from './job/default-job.js';
 import { runCoordinator } from './coordinator.js';
 import { Relay } from './relay/relay.js';
+import {
+  serverTlsCaOption,
+  serverTlsCertOption,
+  serverTlsFrom,
+  serverTlsKeyOption,
+  tokenFileOption,
+  tokenFrom,
+  upstreamTlsCaOption,
+  upstreamTlsCertOption,
+  upstreamTlsFrom,
+  upstreamTlsKeyOption,
+} from '../shared/security/cli-options.js';
 
 /** Exit codes of `coordinator start`. */
 export const COORDINATOR_EXIT = {
@@ -116,8 +134,16 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
     .addOption(new Option('--log-format <format>', 'log lines: json, pretty (readable), or auto: pretty on a terminal, json otherwise (default: $GRADFLEET_LOG_FORMAT, else auto)').choices(LOG_FORMATS))
     .option('--retrain-best', "for a job with search: after the last trial, retrain the best trial's hyperparameters on training + validation data and score the test split once (search.retrain_best)")
     .option('--fresh', 'always start a new runs/<name>-<time>, even when an unfinished one of this job config would be resumed (not with --run-dir)')
+    .addOption(serverTlsCertOption())
+    .addOption(serverTlsKeyOption())
+    .addOption(serverTlsCaOption())
+    .addOption(tokenFileOption())
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (opts, command) => {
+      // Unusable TLS files or token: one line naming the flag and file, before anything listens (exit 2).
+      const tls = serverTlsFrom(opts);
+      const token = tokenFrom(opts);
+      if (tls && opts.localWorkers > 0) command.error(`error: --local-workers starts plaintext workers over loopback; they cannot join a TLS coordinator (${opts.tlsCert}). Start TLS workers with \`worker start --tls-ca …\` instead`, { exitCode: COORDINATOR_EXIT.cannotRun, code: 'gradfleet.tlsWithLocalWorkers' });
       if (opts.fresh && opts.runDir !== undefined) command.error(`error: --fresh starts a new timestamped run directory under runs/; it cannot be combined with --run-dir (${opts.runDir})`, { exitCode: COORDINATOR_EXIT.cannotRun, code: 'gradfleet.freshWithRunDir' });
       if (opts.logFormat) process.env[LOG_FORMAT_ENV] = opts.logFormat; // the local workers write the same way
       const log = createLogger('coordinator');
@@ -154,6 +180,8 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
           ...(opts.metricsHost !== undefined ? { metricsHost: opts.metricsHost } : {}),
           ...(opts.uiPort !== undefined ? { uiPort: opts.uiPort } : {}),
           ...(opts.uiHost !== undefined ? { uiHost: opts.uiHost } : {}),
+          ...(tls ? { tls } : {}),
+          ...(token ? { token } : {}),
           log,
           print: (line) => process.stdout.write(`${line}\n`),
           abort: abort.signal,
@@ -176,11 +204,21 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
     .option('--host <host>', 'address to listen on for its own workers', '127.0.0.1')
     .addOption(new Option('--log-format <format>', 'log lines: json, pretty (readable), or auto: pretty on a terminal, json otherwise (default: $GRADFLEET_LOG_FORMAT, else auto)').choices(LOG_FORMATS))
     .option('--unreachable-timeout <ms>', 'exit with an error after the upstream was unreachable this long', integer('--unreachable-timeout', 1), 120_000)
+    .addOption(serverTlsCertOption())
+    .addOption(serverTlsKeyOption())
+    .addOption(serverTlsCaOption())
+    .addOption(upstreamTlsCaOption())
+    .addOption(upstreamTlsCertOption())
+    .addOption(upstreamTlsKeyOption())
+    .addOption(tokenFileOption()) // required from its workers and sent upstream
     .addHelpText('after', RELAY_EXIT_CODES_HELP)
     .action(async (opts) => {
       if (opts.logFormat) process.env[LOG_FORMAT_ENV] = opts.logFormat;
+      const tls = serverTlsFrom(opts);
+      const upstreamTls = upstreamTlsFrom(opts);
+      const token = tokenFrom(opts);
       const log = createLogger('relay').child({ upstream: opts.upstream });
-      const relay = new Relay({ upstream: opts.upstream, host: opts.host, port: opts.port, unreachableMs: opts.unreachableTimeout, log, print: (line) => process.stdout.write(`${line}\n`) });
+      const relay = new Relay({ upstream: opts.upstream, host: opts.host, port: opts.port, unreachableMs: opts.unreachableTimeout, ...(tls ? { tls } : {}), ...(upstreamTls ? { upstreamTls } : {}), ...(token ? { token } : {}), log, print: (line) => process.stdout.write(`${line}\n`) });
       const address = await relay.listen();
       process.stdout.write(`relay listening on ${address} (upstream ${opts.upstream})\n`);
       let signals = 0;

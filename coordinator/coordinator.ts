@@ -14,13 +14,17 @@
  * directory, the newest runs/<name>-<time> of the same job config is resumed when it is
  * unfinished (run-dir/default.ts; `--fresh` starts a new one).
  *
+ * Security (docs/security.md): the server speaks TLS or mutual TLS when given certificates, and
+ * with a join token every call but health checks must carry it (UNAUTHENTICATED otherwise).
+ * Local workers get a random token per start through their environment.
+ *
  * The bound address and the run directory are printed on stdout (one line each), so scripts
  * and tests can find them; everything else goes to the log.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from '../shared/log.js';
 import { NODE_FLAGS, PROCESS_ENV } from '../shared/node-flags.js';
@@ -51,6 +55,8 @@ import { runDirectoryFor } from './run-dir/default.js';
 import { lockRunDir } from './run-dir/lock.js';
 import { findCheckpoints, hasCheckpointFiles, restoreRuns, writeStopCheckpoints, type ResumableRun } from './checkpoint/resume.js';
 import { plannedSteps, terminalProgress } from './progress.js';
+import { isLoopbackHost, serverCredentials, tlsMode, TLS_ENV, UPSTREAM_TLS_ENV, type TlsMaterial } from '../shared/security/tls.js';
+import { joinTokenInterceptor, newJoinToken, TOKEN_ENV, TOKEN_FILE_ENV } from '../shared/security/join-token.js';
 
 /** Longer than a worker's longest reconnect backoff, so that a worker asleep in it calls again before the coordinator closes. */
 const WORKER_RECONNECT_GRACE_MS = DEFAULT_RECONNECT.maxMs + 1_000;
@@ -96,6 +102,13 @@ export interface CoordinatorOptions {
    */
   onTrainingStarted?: () => void;
   now?: () => number;
+  /** Serve TLS (mutual TLS when it carries a CA); plaintext when undefined (loopback only). */
+  tls?: TlsMaterial;
+  /**
+   * The join token every call must carry (shared/security/join-token.ts). Without one, a start
+   * with local workers makes a random one for them (so a local cluster is closed to others).
+   */
+  token?: string;
 }
 
 const WORKER_BIN = fileURLToPath(new URL('../bin/worker.mjs', import.meta.url));
@@ -209,12 +222,16 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
       now,
     });
   }
-  const server = new Server();
+  // With local workers and no token given, a random one: local runs are authenticated too.
+  const token = o.token ?? (o.localWorkers > 0 ? newJoinToken() : undefined);
+  const server = new Server(token ? { interceptors: [joinTokenInterceptor(token, log)] } : {});
   widenStreamWindows(server, log);
   server.addService(CoordinatorService, coordinatorHandlers(dispatcher, log));
   const health = new HealthImplementation({ '': 'NOT_SERVING', [HEALTH_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
-  const port = await bind(server, `${o.host}:${o.port}`);
+  const port = await bind(server, `${o.host}:${o.port}`, o.tls);
+  const security = { tls: tlsMode(o.tls), token: o.token ? 'required' : token ? 'generated for local workers' : 'none' };
+  if (!o.tls && !isLoopbackHost(o.host)) log.warn({ host: o.host, ...security }, 'serving gRPC without TLS on an address other machines can reach: use --tls-cert/--tls-key/--tls-ca (docs/security.md)');
   widenConnectionWindows(server, log);
   const address = `${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
 
@@ -227,12 +244,12 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   if (metricsServer) o.print(`metrics: ${metricsServer.url}`);
   if (dashboard) o.print(`dashboard: ${dashboard.url}`);
   o.onTrainingStarted?.();
-  log.info({ jobId, address, source: o.source, runDir, localWorkers: o.localWorkers, resumedRuns: restored.length, nodeFlags: process.execArgv }, restored.length > 0 ? 'coordinator started (resumed)' : 'coordinator started');
+  log.info({ jobId, address, security, source: o.source, runDir, localWorkers: o.localWorkers, resumedRuns: restored.length, nodeFlags: process.execArgv }, restored.length > 0 ? 'coordinator started (resumed)' : 'coordinator started');
 
   // Leases are checked at a tenth of their length, so a lost worker's tasks move on within
   // about one lease period of its last call.
   const tick = setInterval(() => dispatcher.tick(), Math.max(50, Math.min(500, Math.floor(job.workers.lease / 10))));
-  const children = Array.from({ length: o.localWorkers }, (_, i) => spawnWorker(address, i, log));
+  const children = Array.from({ length: o.localWorkers }, (_, i) => spawnWorker(address, i, log, token));
   const onAbort = () => dispatcher.finish({ ok: false, reason: 'coordinator stopped before the job ended', interrupted: true });
   o.abort?.addEventListener('abort', onAbort, { once: true });
   if (o.abort?.aborted) onAbort();
@@ -369,8 +386,8 @@ function writeFinalParams(out: RunDirectory, runs: readonly ClusterRun[]): void 
   );
 }
 
-function bind(server: Server, address: string): Promise<number> {
-  return new Promise((resolvePort, reject) => server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolvePort(port))));
+function bind(server: Server, address: string, tls: TlsMaterial | undefined): Promise<number> {
+  return new Promise((resolvePort, reject) => server.bindAsync(address, serverCredentials(tls), (err, port) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolvePort(port))));
 }
 
 function shutdown(server: Server, deadlineMs: number): Promise<void> {
@@ -386,8 +403,13 @@ function shutdown(server: Server, deadlineMs: number): Promise<void> {
   });
 }
 
-function spawnWorker(address: string, index: number, log: Logger): ChildProcess {
-  const child = spawn(process.execPath, [...NODE_FLAGS, WORKER_BIN, 'start', '--coordinator', address, '--name', `local-${index}`], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...PROCESS_ENV } });
+/** A local worker: plaintext over loopback, with the coordinator's join token in its environment (never on its command line). */
+function spawnWorker(address: string, index: number, log: Logger, token: string | undefined): ChildProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...PROCESS_ENV };
+  // The coordinator's own security settings are not the worker's (its certificate is a server's).
+  for (const k of [TOKEN_ENV, TOKEN_FILE_ENV, ...Object.values(TLS_ENV), ...Object.values(UPSTREAM_TLS_ENV)]) delete env[k];
+  if (token) env[TOKEN_ENV] = token;
+  const child = spawn(process.execPath, [...NODE_FLAGS, WORKER_BIN, 'start', '--coordinator', address, '--name', `local-${index}`], { stdio: ['ignore', 'inherit', 'inherit'], env });
   child.on('exit', (code, signal) => log.info({ worker: `local-${index}`, pid: child.pid, code, signal }, 'local worker exited'));
   child.on('error', (err) => log.error({ err, worker: `local-${index}` }, 'local worker could not start'));
   return child;

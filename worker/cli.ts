@@ -1,5 +1,11 @@
 /**
- * `worker start --coordinator host:port [--device cpu|cuda] [--threads N] [--name NAME] [--data-root DIR]`
+ * `worker start --coordinator host:port [--device cpu|cuda] [--threads N] [--name NAME] [--data-root DIR]
+ *   [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] [--token-file FILE]`
+ *
+ * With --tls-ca the worker connects over TLS and verifies the coordinator against that CA; with
+ * --tls-cert/--tls-key it also presents a client certificate (mutual TLS). The join token
+ * (--token-file, or $GRADFLEET_JOIN_TOKEN) goes with every call; a coordinator that refuses it
+ * (UNAUTHENTICATED) ends the worker at once with exit 1 and the reason.
  *
  * A worker needs only the coordinator's address: it receives the job, the graphs and the data
  * (or, for a job with `workers.data: local`, reads the data itself, under --data-root if given).
@@ -19,6 +25,7 @@ import { WorkerMetrics } from './observe/prometheus.js';
 import { createLogger, LOG_FORMATS, LOG_FORMAT_ENV } from '../shared/log.js';
 import { DEVICE_KINDS } from '../shared/engine/registry.js';
 import { Worker } from './loop.js';
+import { clientTlsCaOption, clientTlsCertOption, clientTlsFrom, clientTlsKeyOption, tokenFileOption, tokenFrom } from '../shared/security/cli-options.js';
 
 function positive(flag: string) {
   return (v: string): number => {
@@ -51,13 +58,20 @@ export function buildWorkerProgram(onDone: (code: number) => void): Command {
     .option('--unreachable-timeout <ms>', 'exit with an error after the coordinator was unreachable this long', positive('--unreachable-timeout'), 120_000)
     .option('--metrics-port <n>', "serve this worker's Prometheus metrics at http://<metrics-host>:<n>/metrics (0: any free port, printed; default: off)", port('--metrics-port'))
     .option('--metrics-host <host>', 'address the metrics endpoint listens on', '127.0.0.1')
+    .addOption(clientTlsCaOption())
+    .addOption(clientTlsCertOption())
+    .addOption(clientTlsKeyOption())
+    .addOption(tokenFileOption())
     .action(async (opts) => {
       if (opts.logFormat) process.env[LOG_FORMAT_ENV] = opts.logFormat;
+      // Bad TLS files or token: one line naming the flag and file, before any connection.
+      const tls = clientTlsFrom(opts);
+      const token = tokenFrom(opts);
       const log = createLogger('worker').child({ name: opts.name });
       const metrics = opts.metricsPort === undefined ? undefined : new WorkerMetrics();
       const metricsServer = metrics ? await serveMetrics(metrics.registry, opts.metricsHost, opts.metricsPort!) : undefined;
       if (metricsServer) process.stdout.write(`metrics: ${metricsServer.url}\n`);
-      const worker = new Worker({ coordinator: opts.coordinator, device: opts.device, threads: opts.threads, name: opts.name, log, unreachableMs: opts.unreachableTimeout, dataRoot: opts.dataRoot, ...(metrics ? { observer: metrics } : {}) });
+      const worker = new Worker({ coordinator: opts.coordinator, device: opts.device, threads: opts.threads, name: opts.name, log, unreachableMs: opts.unreachableTimeout, dataRoot: opts.dataRoot, security: { ...(tls ? { tls } : {}), ...(token ? { token } : {}) }, ...(metrics ? { observer: metrics } : {}) });
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals) => {
         // The first signal drains; a second one ends the process at once.

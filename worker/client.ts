@@ -5,7 +5,7 @@
  * wait for it (waitForReady) until their deadline, so a coordinator that restarts is waited for
  * and a coordinator that is gone ends in DEADLINE_EXCEEDED / UNAVAILABLE, never in a hang.
  */
-import { connectivityState as ConnectivityState, credentials, Metadata, status as Status, type CallOptions, type ChannelOptions, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { connectivityState as ConnectivityState, Metadata, status as Status, type CallOptions, type ChannelOptions, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
   type HeartbeatReply,
   type RegisterReply,
@@ -21,6 +21,8 @@ import { encodeTensorChunks, TensorAssembler, type ExpectedTensor } from '../sha
 import type { CodecName } from '../shared/tensor/index.js';
 import { JobMetadataError } from '../shared/cluster/errors.js';
 import type { JobMetadata, JobPackage } from '../shared/cluster/job-wire.js';
+import { channelCredentials, type TlsMaterial } from '../shared/security/tls.js';
+import { bearerInterceptor } from '../shared/security/join-token.js';
 
 export interface ClientTimeouts {
   /** Unary calls (Register, Heartbeat, Leave) and the slack added to long polls. */
@@ -79,14 +81,22 @@ export interface PendingSubmit {
   cancel(): void;
 }
 
+/** How a connection proves itself: TLS material (plaintext without it) and the join token. */
+export interface ConnectionSecurity {
+  tls?: TlsMaterial;
+  /** Sent with every call as `authorization: Bearer <token>`. */
+  token?: string;
+}
+
 export class CoordinatorConnection {
   private readonly client: CoordinatorClient;
 
   constructor(
     readonly address: string,
     private readonly timeouts: ClientTimeouts = DEFAULT_TIMEOUTS,
+    security: ConnectionSecurity = {},
   ) {
-    this.client = new CoordinatorClient(address, credentials.createInsecure(), channelOptions());
+    this.client = new CoordinatorClient(address, channelCredentials(security.tls), { ...channelOptions(), ...(security.token ? { interceptors: [bearerInterceptor(security.token)] } : {}) });
   }
 
   private options(ms: number): Partial<CallOptions> {

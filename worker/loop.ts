@@ -30,7 +30,7 @@ import { PROCESS_ENV } from '../shared/node-flags.js';
 import type { DeviceKind } from '../shared/engine/device.js';
 import { layoutViews } from '../shared/kernels/index.js';
 import { TaskKind, type LeafResult, type ResultHeader, type SubmitReply, type TaskReply } from '../shared/proto/gen/cluster.js';
-import { CoordinatorConnection, DEFAULT_TIMEOUTS, isUnreachable, statusName, type ClientTimeouts, type PendingSubmit } from './client.js';
+import { CoordinatorConnection, DEFAULT_TIMEOUTS, type ConnectionSecurity, isUnreachable, statusName, type ClientTimeouts, type PendingSubmit } from './client.js';
 import { loadJobContext, type JobContext } from './job-context.js';
 import type { ThreadResult } from './compute/compute-thread.js';
 import type { ComputeProvider } from './compute/compute.js';
@@ -67,6 +67,8 @@ export interface WorkerOptions {
   compute?: ComputeProvider;
   /** Told about tasks, downloads and unreachable calls (the worker's /metrics). */
   observer?: WorkerObserver;
+  /** TLS material and join token for the coordinator (plaintext, no token when absent). */
+  security?: ConnectionSecurity;
 }
 
 /** A task whose parameters are here (its slot pinned until the task is done: done()). */
@@ -141,7 +143,7 @@ export class Worker {
 
   constructor(private readonly o: WorkerOptions) {
     this.log = o.log;
-    this.conn = new CoordinatorConnection(o.coordinator, o.timeouts ?? DEFAULT_TIMEOUTS);
+    this.conn = new CoordinatorConnection(o.coordinator, o.timeouts ?? DEFAULT_TIMEOUTS, o.security);
     this.waitMs = o.waitMs ?? 5_000;
     this.reconnect = { ...DEFAULT_RECONNECT, giveUpAfterMs: o.unreachableMs ?? 120_000 };
     this.gaveUp.catch(() => {});
@@ -449,10 +451,18 @@ export class Worker {
         if (this.fatal) throw this.fatal;
         const code = (e as ServiceError).code;
         if (!isUnreachable(e)) this.contact(); // the coordinator answered, if only to refuse
+        // A refused join token does not get better by asking again: give up with the reason.
+        if (code === Status.UNAUTHENTICATED) {
+          this.fatal = new WorkerFatalError(`the coordinator at ${this.o.coordinator} refused ${what}: ${(e as ServiceError).details} (UNAUTHENTICATED; check --token-file / $GRADFLEET_JOIN_TOKEN)`);
+          this.stopping.abort();
+          this.giveUp(this.fatal);
+          throw this.fatal;
+        }
         if (code === Status.NOT_FOUND && what !== 'Register') throw new SessionLost((e as ServiceError).details);
         if (!isUnreachable(e) || this.stopReason) throw e;
         const now = Date.now();
-        this.lastFailure = `${what}: ${statusName(e)}`;
+        // The details say why (a refused TLS handshake reads 'certificate required', 'self-signed certificate'…).
+        this.lastFailure = `${what}: ${statusName(e)}${(e as ServiceError).details ? ` (${(e as ServiceError).details.slice(0, 300)})` : ''}`;
         this.o.observer?.unreachable(what);
         const delayMs = retryDelay(this.reconnect, attempt);
         this.log.warn({ call: what, code: statusName(e), attempt: attempt + 1, sinceContactMs: now - this.lastContact, retryInMs: delayMs, giveUpInMs: Math.max(0, this.reconnect.giveUpAfterMs - (now - this.lastContact)) }, 'coordinator unreachable; trying again');

@@ -22,7 +22,7 @@
  *     on the same port gets them back) ─► exit 128 + signal, or 1
  */
 import { hostname } from 'node:os';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from '../../shared/log.js';
 import { CoordinatorService } from '../../shared/cluster/service.js';
@@ -33,6 +33,8 @@ import { DownstreamService } from './downstream-service.js';
 import type { DownstreamJob, DownstreamSettings } from './downstream-job.js';
 import { RelayProvider } from './relay-compute.js';
 import type { RelayRefusedError } from './errors.js';
+import { serverCredentials, type TlsMaterial } from '../../shared/security/tls.js';
+import { joinTokenInterceptor } from '../../shared/security/join-token.js';
 
 export interface RelayOptions {
   /** host:port of the upstream coordinator (or of another relay). */
@@ -51,6 +53,12 @@ export interface RelayOptions {
   /** Give up (exit 1) when no call has reached the upstream for this long (the worker's --unreachable-timeout). */
   unreachableMs?: number;
   now?: () => number;
+  /** TLS (mutual TLS with a CA) for the relay's own workers; plaintext when undefined. */
+  tls?: TlsMaterial;
+  /** TLS towards the upstream coordinator; plaintext when undefined. */
+  upstreamTls?: TlsMaterial;
+  /** The join token: required from the relay's workers and sent upstream. */
+  token?: string;
 }
 
 /** A job file's `workers:` defaults (coordinator/job/schema.ts) for the relay's own workers. */
@@ -60,7 +68,7 @@ function defaultSettings(): DownstreamSettings {
 }
 
 export class Relay {
-  private readonly server = new Server();
+  private readonly server: Server;
   private readonly service: DownstreamService;
   private readonly health = new HealthImplementation({ '': 'NOT_SERVING', [HEALTH_SERVICE]: 'NOT_SERVING' });
   private readonly worker: Worker;
@@ -73,6 +81,7 @@ export class Relay {
   constructor(private readonly o: RelayOptions) {
     this.settings = o.settings ?? defaultSettings();
     this.now = o.now ?? Date.now;
+    this.server = new Server(o.token ? { interceptors: [joinTokenInterceptor(o.token, o.log.child({ side: 'downstream' }))] } : {});
     this.service = new DownstreamService(o.upstream);
     this.server.addService(CoordinatorService, this.service.handlers());
     this.health.addToServer(this.server);
@@ -83,14 +92,14 @@ export class Relay {
       onJob: (job) => this.serve(job),
       onRefused: (err) => (this.refused = err),
     });
-    this.worker = new Worker({ coordinator: o.upstream, device: 'cpu', name: o.name ?? `relay-${hostname()}:${process.pid}`, log: o.log.child({ side: 'upstream' }), compute: provider, unreachableMs: o.unreachableMs });
+    this.worker = new Worker({ coordinator: o.upstream, device: 'cpu', name: o.name ?? `relay-${hostname()}:${process.pid}`, log: o.log.child({ side: 'upstream' }), compute: provider, unreachableMs: o.unreachableMs, security: { ...(o.upstreamTls ? { tls: o.upstreamTls } : {}), ...(o.token ? { token: o.token } : {}) } });
   }
 
   /** Binds the relay's port; resolves with the address its workers connect to. */
   listen(): Promise<string> {
     const address = `${this.o.host}:${this.o.port}`;
     return new Promise((resolve, reject) =>
-      this.server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) =>
+      this.server.bindAsync(address, serverCredentials(this.o.tls), (err, port) =>
         err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(`${this.o.host.includes(':') ? `[${this.o.host}]` : this.o.host}:${port}`),
       ),
     );

@@ -32,6 +32,8 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Extra `worker start` arguments, e.g. ['--threads', '1']. */
   workerArgs?: string[];
+  /** Extra `coordinator start` arguments, e.g. ['--tls-cert', file, …]. */
+  coordinatorArgs?: string[];
   /** Deadline for the coordinator to print its address (ms). */
   startTimeoutMs?: number;
 }
@@ -119,8 +121,8 @@ export function parseLog(text: string): LogLine[] {
   return lines;
 }
 
-function spawnCoordinator(jobFile: string, runDir: string, port: number, env: NodeJS.ProcessEnv): Tracked {
-  return track(spawn(process.execPath, [...NODE_FLAGS, COORDINATOR_BIN, 'start', '--config', jobFile, '--port', String(port), '--host', '127.0.0.1', '--run-dir', runDir], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+function spawnCoordinator(jobFile: string, runDir: string, port: number, env: NodeJS.ProcessEnv, args: readonly string[] = []): Tracked {
+  return track(spawn(process.execPath, [...NODE_FLAGS, COORDINATOR_BIN, 'start', '--config', jobFile, '--port', String(port), '--host', '127.0.0.1', '--run-dir', runDir, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 /** Waits until the coordinator prints the address it listens on. */
@@ -186,7 +188,7 @@ export async function startCluster(o: ClusterOptions): Promise<ClusterHandle> {
   // JSON is YAML: the job object is written as is.
   writeFileSync(jobFile, JSON.stringify(o.job, null, 2));
   const env = { ...process.env, ...PROCESS_ENV, GRADFLEET_LOG_LEVEL: 'warn', ...o.env };
-  const coordinators: Tracked[] = [spawnCoordinator(jobFile, runDir, 0, env)];
+  const coordinators: Tracked[] = [spawnCoordinator(jobFile, runDir, 0, env, o.coordinatorArgs)];
   const current = () => coordinators[coordinators.length - 1]!;
   const workers: Tracked[] = [];
   const output = () =>
@@ -238,7 +240,7 @@ export async function startCluster(o: ClusterOptions): Promise<ClusterHandle> {
       const previous = current();
       if (previous.out.code === null && previous.out.signal === null) throw new Error('restartCoordinator: the coordinator is still running');
       const spawnedAt = Date.now();
-      coordinators.push(spawnCoordinator(jobFile, runDir, port, env));
+      coordinators.push(spawnCoordinator(jobFile, runDir, port, env, o.coordinatorArgs));
       await listening(current(), startTimeoutMs, output, killAll);
       return spawnedAt;
     },

@@ -13,6 +13,7 @@ import { basename, join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { IJob, IPodFailurePolicyRule } from 'kubernetes-models/batch/v1';
 import type { IConfigMap, IContainer, IPersistentVolumeClaim, IService } from 'kubernetes-models/v1';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { COORDINATOR_EXIT } from '../../coordinator/cli.js';
 import { HEALTH_SERVICE } from '../../coordinator/coordinator.js';
 import { NODE_FLAGS } from '../../shared/node-flags.js';
@@ -90,7 +91,7 @@ describe.skipIf(skipReason !== undefined)('Kubernetes manifests (deploy/k8s)', (
 
   it.each(['base', 'overlays/cpu', 'overlays/gpu'])('%s renders and every object passes its Kubernetes schema', async (dir) => {
     const objects = render(dir);
-    expect(objects.map((o) => `${o.apiVersion} ${o.kind}`).sort()).toEqual(['batch/v1 Job', 'batch/v1 Job', 'v1 ConfigMap', 'v1 PersistentVolumeClaim', 'v1 Service']);
+    expect(objects.map((o) => `${o.apiVersion} ${o.kind}`).sort()).toEqual(['batch/v1 Job', 'batch/v1 Job', 'networking.k8s.io/v1 NetworkPolicy', 'v1 ConfigMap', 'v1 PersistentVolumeClaim', 'v1 Service']);
     // kubernetes-models 4.5.x (Kubernetes 1.32 schemas) knows podFailurePolicy and
     // podReplacementPolicy, so the Jobs are validated whole; the tests below read those fields.
     for (const o of objects) await validateK8sObject(o);
@@ -182,6 +183,24 @@ describe.skipIf(skipReason !== undefined)('Kubernetes manifests (deploy/k8s)', (
         expect(j.spec!.selector, `${j.metadata!.name} selector`).toBeUndefined();
         expect(j.spec!.manualSelector, `${j.metadata!.name} manualSelector`).toBeUndefined();
       }
+    });
+
+    it("lets only worker pods reach the coordinator's gRPC port; the metrics port stays open for Prometheus", () => {
+      const policy = find<INetworkPolicy>(objects(), 'NetworkPolicy', 'gradfleet-coordinator');
+      const c = onlyContainer(coordinator());
+      expect(policy.spec!.policyTypes).toEqual(['Ingress']);
+      expect(matches(policy.spec!.podSelector.matchLabels!, coordinator().spec!.template.metadata!.labels)).toBe(true);
+      expect(matches(policy.spec!.podSelector.matchLabels!, worker().spec!.template.metadata!.labels)).toBe(false);
+      const portNumber = (p: string | number | undefined) => (typeof p === 'string' ? c.ports!.find((x) => x.name === p)?.containerPort : p);
+      const rulesFor = (port: number) => policy.spec!.ingress!.filter((r) => (r.ports ?? []).some((p) => portNumber(p.port) === port));
+      const grpc = rulesFor(Number(argValue(c, '--port')));
+      expect(grpc).toHaveLength(1);
+      const from = grpc[0]!.from!;
+      expect(from).toHaveLength(1);
+      expect(from[0]!.namespaceSelector).toBeUndefined();
+      expect(matches(from[0]!.podSelector!.matchLabels!, worker().spec!.template.metadata!.labels)).toBe(true);
+      expect(matches(from[0]!.podSelector!.matchLabels!, coordinator().spec!.template.metadata!.labels)).toBe(false);
+      expect(rulesFor(Number(argValue(c, '--metrics-port')))).toHaveLength(1);
     });
 
     it("listens on the port the Service targets and probes it through the coordinator's gRPC health service", () => {
