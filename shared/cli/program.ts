@@ -8,12 +8,13 @@ import { registerTrainCommand } from './train.js';
 import { registerBenchCommand } from './bench.js';
 import { registerReportCommand } from './report.js';
 import { registerDashboardCommand } from './dashboard.js';
+import { registerQuantizeCommand } from './quantize.js';
 import { registerCertsCommand } from './certs.js';
 
 /** Adds one subcommand to the root `gradfleet` command. */
 export type RegisterSubcommand = (program: Command) => void;
 
-const SUBCOMMANDS: readonly RegisterSubcommand[] = [registerCompileCommand, registerTrainCommand, registerBenchCommand, registerReportCommand, registerDashboardCommand, registerCertsCommand];
+const SUBCOMMANDS: readonly RegisterSubcommand[] = [registerCompileCommand, registerTrainCommand, registerBenchCommand, registerReportCommand, registerDashboardCommand, registerQuantizeCommand, registerCertsCommand];
 
 /** A fresh root command with every subcommand registered (fresh per call, so tests can parse twice). */
 export function buildProgram(): Command {
