@@ -20,6 +20,11 @@
  * rule, the address to listen on), so running it again as it is cannot help; 3 the job ended
  * but a run failed (diverged), which a rerun repeats; 130 a second signal.
  *
+ * Files named by the job (data, model spec, ONNX model, run_dir) must lie under the job file's
+ * folder, an `--allow-dir DIR` (repeatable; $GRADFLEET_ALLOWED_DIRS) or /usr/share/datasets; a
+ * job's run_dir under runs/, the job's folder or an --allow-dir. ONNX files are checked before
+ * use (--max-model-bytes). Both are exit 2 (docs/security-inputs.md).
+ *
  * Security (docs/security.md): `--tls-cert FILE --tls-key FILE` serves TLS, adding `--tls-ca FILE`
  * requires client certificates signed by that CA (mutual TLS); `--token-file FILE` (or
  * $GRADFLEET_JOIN_TOKEN) makes every call but health checks carry the join token. Each file flag
@@ -35,6 +40,8 @@ import { constants } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { createLogger, LOG_FORMATS, LOG_FORMAT_ENV } from '../shared/log.js';
 import { readJobFile, parseJob } from './job/load.js';
+import { ALLOWED_DIRS_ENV, DEFAULT_ALLOWED_DIRS } from '../shared/security/paths.js';
+import { MAX_MODEL_BYTES_ENV } from '../shared/onnx/check.js';
 import { defaultJob } from './job/default-job.js';
 import { runCoordinator } from './coordinator.js';
 import { Relay } from './relay/relay.js';
@@ -134,6 +141,8 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
     .addOption(new Option('--log-format <format>', 'log lines: json, pretty (readable), or auto: pretty on a terminal, json otherwise (default: $GRADFLEET_LOG_FORMAT, else auto)').choices(LOG_FORMATS))
     .option('--retrain-best', "for a job with search: after the last trial, retrain the best trial's hyperparameters on training + validation data and score the test split once (search.retrain_best)")
     .option('--fresh', 'always start a new runs/<name>-<time>, even when an unfinished one of this job config would be resumed (not with --run-dir)')
+    .option('--allow-dir <dir>', `another folder the job's files (data, model spec, ONNX model, run_dir) may lie in, besides the job file's own folder and ${DEFAULT_ALLOWED_DIRS.join(', ')} (repeatable; also $${ALLOWED_DIRS_ENV}, separated by ':')`, (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--max-model-bytes <n>', `refuse ONNX model files larger than this (default: $${MAX_MODEL_BYTES_ENV}, else 2 GiB)`, integer('--max-model-bytes', 1))
     .addOption(serverTlsCertOption())
     .addOption(serverTlsKeyOption())
     .addOption(serverTlsCaOption())
@@ -175,6 +184,8 @@ export function buildCoordinatorProgram(onDone: (code: number) => void, run: typ
           port: opts.port,
           runDir: opts.runDir,
           fresh: opts.fresh,
+          allowDirs: opts.allowDir,
+          ...(opts.maxModelBytes !== undefined ? { maxModelBytes: opts.maxModelBytes } : {}),
           localWorkers: opts.localWorkers,
           ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort } : {}),
           ...(opts.metricsHost !== undefined ? { metricsHost: opts.metricsHost } : {}),

@@ -24,6 +24,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { delimiter } from 'node:path';
 import { Server } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from '../shared/log.js';
@@ -39,6 +40,7 @@ import { Arena } from '../shared/kernels/index.js';
 import { TransferMeter } from './dispatch/transfer-meter.js';
 import { widenConnectionWindows, widenStreamWindows } from './dispatch/http2-windows.js';
 import { Dispatcher, type ClusterRun, type JobEnd } from './dispatch/dispatcher.js';
+import { MAX_CONCURRENT_STREAMS, maxReceiveMessageBytes } from './dispatch/result-limits.js';
 import { coordinatorHandlers } from './dispatch/server.js';
 import { TrainingRun } from './run/training-run.js';
 import { buildRuns, type RunContext } from './run/build-runs.js';
@@ -51,7 +53,8 @@ import { HyperSearch } from './search/hyper-search.js';
 import { largestGlobalBatch } from './search/trial-config.js';
 import { DEFAULT_RECONNECT } from '../worker/reconnect.js';
 import { readIdentity, writeIdentity } from './run-dir/job-identity.js';
-import { runDirectoryFor } from './run-dir/default.js';
+import { runDirectoryFor, runDirPolicy } from './run-dir/default.js';
+import { ALLOWED_DIRS_ENV, allowedDirsFromEnv } from '../shared/security/paths.js';
 import { lockRunDir } from './run-dir/lock.js';
 import { findCheckpoints, hasCheckpointFiles, restoreRuns, writeStopCheckpoints, type ResumableRun } from './checkpoint/resume.js';
 import { plannedSteps, terminalProgress } from './progress.js';
@@ -74,6 +77,13 @@ export interface CoordinatorOptions {
   port: number;
   /** Overrides the job's run_dir. */
   runDir?: string;
+  /**
+   * Folders besides the job file's own that the job's files (data, model, run_dir) may lie in:
+   * `--allow-dir` (shared/security/paths.ts; $GRADFLEET_ALLOWED_DIRS is added to them).
+   */
+  allowDirs?: readonly string[];
+  /** ONNX model files larger than this are refused (default: $GRADFLEET_MAX_MODEL_BYTES, else 2 GiB). */
+  maxModelBytes?: number;
   /**
    * Without a run directory (runDir, the job's run_dir), a new runs/<name>-<time> even when the
    * newest one of this job config is unfinished (which is resumed otherwise; run-dir/default.ts).
@@ -115,7 +125,8 @@ const WORKER_BIN = fileURLToPath(new URL('../bin/worker.mjs', import.meta.url));
 
 /** Runs one job to its end; returns the process exit code (coordinator/cli.ts's COORDINATOR_EXIT). */
 export async function runCoordinator(o: CoordinatorOptions): Promise<number> {
-  const runDir = runDirectoryFor(o.job, { runDir: o.runDir, fresh: o.fresh, log: o.log, print: o.print });
+  const allowDirs = [...(o.allowDirs ?? []), ...allowedDirsFromEnv()];
+  const runDir = runDirectoryFor(o.job, { runDir: o.runDir, fresh: o.fresh, log: o.log, print: o.print, jobRunDirPolicy: runDirPolicy(o.baseDir, allowDirs) });
   // One coordinator per run directory (run-dir/lock.ts); a SIGKILLed one leaves a stale lock,
   // which the next start takes over.
   const lock = lockRunDir(runDir, o.log);
@@ -133,7 +144,7 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   // Checked before the (slow) load, so that a run directory of another job is refused at once;
   // written after it, so that a job that fails to load does not claim the directory.
   const known = readIdentity(runDir, job, () => hasCheckpointFiles(runDir));
-  const loaded = await loadJob(job, o.source, o.baseDir);
+  const loaded = await loadJob(job, o.source, o.baseDir, { ...(o.allowDirs ? { allowDirs: o.allowDirs } : {}), ...(o.maxModelBytes !== undefined ? { maxModelBytes: o.maxModelBytes } : {}) });
   const progress = terminalProgress(plannedSteps(job, loaded.trainIndices.length));
   const scheduler = new Scheduler();
   // Prometheus' view (--metrics-port): step and evaluation lines as they are written, the pool,
@@ -224,7 +235,14 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   }
   // With local workers and no token given, a random one: local runs are authenticated too.
   const token = o.token ?? (o.localWorkers > 0 ? newJoinToken() : undefined);
-  const server = new Server(token ? { interceptors: [joinTokenInterceptor(token, log)] } : {});
+  const server = new Server({
+    ...(token ? { interceptors: [joinTokenInterceptor(token, log)] } : {}),
+    // Limits from the job (coordinator/dispatch/result-limits.ts, docs/security-rpc.md): no
+    // message larger than a chunk plus room for a header is buffered, and one connection opens
+    // a bounded number of calls at once.
+    'grpc.max_receive_message_length': maxReceiveMessageBytes(pkg.metadata.chunkBytes),
+    'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
+  });
   widenStreamWindows(server, log);
   server.addService(CoordinatorService, coordinatorHandlers(dispatcher, log));
   const health = new HealthImplementation({ '': 'NOT_SERVING', [HEALTH_SERVICE]: 'NOT_SERVING' });
@@ -249,7 +267,7 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   // Leases are checked at a tenth of their length, so a lost worker's tasks move on within
   // about one lease period of its last call.
   const tick = setInterval(() => dispatcher.tick(), Math.max(50, Math.min(500, Math.floor(job.workers.lease / 10))));
-  const children = Array.from({ length: o.localWorkers }, (_, i) => spawnWorker(address, i, log, token));
+  const children = Array.from({ length: o.localWorkers }, (_, i) => spawnWorker(address, i, log, token, loaded.paths?.roots ?? []));
   const onAbort = () => dispatcher.finish({ ok: false, reason: 'coordinator stopped before the job ended', interrupted: true });
   o.abort?.addEventListener('abort', onAbort, { once: true });
   if (o.abort?.aborted) onAbort();
@@ -404,8 +422,10 @@ function shutdown(server: Server, deadlineMs: number): Promise<void> {
 }
 
 /** A local worker: plaintext over loopback, with the coordinator's join token in its environment (never on its command line). */
-function spawnWorker(address: string, index: number, log: Logger, token: string | undefined): ChildProcess {
+function spawnWorker(address: string, index: number, log: Logger, token: string | undefined, dataDirs: readonly string[]): ChildProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, ...PROCESS_ENV };
+  // The coordinator's own workers may read (workers.data: local) where its job may.
+  if (dataDirs.length > 0) env[ALLOWED_DIRS_ENV] = dataDirs.join(delimiter);
   // The coordinator's own security settings are not the worker's (its certificate is a server's).
   for (const k of [TOKEN_ENV, TOKEN_FILE_ENV, ...Object.values(TLS_ENV), ...Object.values(UPSTREAM_TLS_ENV)]) delete env[k];
   if (token) env[TOKEN_ENV] = token;

@@ -64,3 +64,11 @@ export class BadRequestError extends CoordinatorError {
 export class DataNotStreamedError extends CoordinatorError {
   override name = 'DataNotStreamedError';
 }
+
+/**
+ * A request over one of the coordinator's limits (a result stream longer than the model's
+ * tensors, more workers than the registry takes): RESOURCE_EXHAUSTED.
+ */
+export class LimitExceededError extends CoordinatorError {
+  override name = 'LimitExceededError';
+}

@@ -9,6 +9,8 @@
  *
  * A worker needs only the coordinator's address: it receives the job, the graphs and the data
  * (or, for a job with `workers.data: local`, reads the data itself, under --data-root if given).
+ * It reads only under its own roots (--data-root, --allow-dir, $GRADFLEET_ALLOWED_DIRS,
+ * /usr/share/datasets): a coordinator cannot make it read any other file (docs/security-inputs.md).
  * SIGTERM (or SIGINT) drains it: the task in hand is finished (or handed back), then it leaves.
  * A coordinator that goes away is waited for (retries with bounded backoff, logged); after
  * --unreachable-timeout without reaching it the worker exits 1 with a line that says so.
@@ -25,6 +27,7 @@ import { WorkerMetrics } from './observe/prometheus.js';
 import { createLogger, LOG_FORMATS, LOG_FORMAT_ENV } from '../shared/log.js';
 import { DEVICE_KINDS } from '../shared/engine/registry.js';
 import { Worker } from './loop.js';
+import { ALLOWED_DIRS_ENV, DEFAULT_ALLOWED_DIRS } from '../shared/security/paths.js';
 import { clientTlsCaOption, clientTlsCertOption, clientTlsFrom, clientTlsKeyOption, tokenFileOption, tokenFrom } from '../shared/security/cli-options.js';
 
 function positive(flag: string) {
@@ -53,7 +56,8 @@ export function buildWorkerProgram(onDone: (code: number) => void): Command {
     .addOption(new Option('--device <kind>', 'execution device (cuda falls back to cpu, loudly, when unavailable)').choices(DEVICE_KINDS).default('cpu' as const))
     .option('--threads <n>', "onnxruntime intra-op threads (default: the job's workers.threads)", positive('--threads'))
     .option('--name <name>', 'name in the coordinator\'s logs (default: host:pid)')
-    .option('--data-root <dir>', 'for jobs with workers.data: local: the folder the job\'s relative data paths resolve against here (default: the coordinator\'s job folder)')
+    .option('--data-root <dir>', 'for jobs with workers.data: local: the folder the job\'s relative data paths resolve against here, and the only folder (with --allow-dir) they may reach (default: relative to the coordinator\'s job folder, which must then lie under an --allow-dir)')
+    .option('--allow-dir <dir>', `for jobs with workers.data: local: another folder the data may lie in (repeatable; also $${ALLOWED_DIRS_ENV}, separated by ':'). The worker reads only under --data-root, these and ${DEFAULT_ALLOWED_DIRS.join(', ')}, never where the coordinator says`, (v: string, all: string[]) => [...all, v], [] as string[])
     .addOption(new Option('--log-format <format>', 'log lines: json, pretty (readable), or auto: pretty on a terminal, json otherwise (default: $GRADFLEET_LOG_FORMAT, else auto)').choices(LOG_FORMATS))
     .option('--unreachable-timeout <ms>', 'exit with an error after the coordinator was unreachable this long', positive('--unreachable-timeout'), 120_000)
     .option('--metrics-port <n>', "serve this worker's Prometheus metrics at http://<metrics-host>:<n>/metrics (0: any free port, printed; default: off)", port('--metrics-port'))
@@ -71,7 +75,7 @@ export function buildWorkerProgram(onDone: (code: number) => void): Command {
       const metrics = opts.metricsPort === undefined ? undefined : new WorkerMetrics();
       const metricsServer = metrics ? await serveMetrics(metrics.registry, opts.metricsHost, opts.metricsPort!) : undefined;
       if (metricsServer) process.stdout.write(`metrics: ${metricsServer.url}\n`);
-      const worker = new Worker({ coordinator: opts.coordinator, device: opts.device, threads: opts.threads, name: opts.name, log, unreachableMs: opts.unreachableTimeout, dataRoot: opts.dataRoot, security: { ...(tls ? { tls } : {}), ...(token ? { token } : {}) }, ...(metrics ? { observer: metrics } : {}) });
+      const worker = new Worker({ coordinator: opts.coordinator, device: opts.device, threads: opts.threads, name: opts.name, log, unreachableMs: opts.unreachableTimeout, dataRoot: opts.dataRoot, allowDirs: opts.allowDir, security: { ...(tls ? { tls } : {}), ...(token ? { token } : {}) }, ...(metrics ? { observer: metrics } : {}) });
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals) => {
         // The first signal drains; a second one ends the process at once.

@@ -33,6 +33,8 @@ export interface JoinSettings {
   log: Logger;
   /** With `workers.data: local`: the folder relative data paths resolve against instead of the coordinator's. */
   dataRoot?: string;
+  /** With `workers.data: local`: more folders the data may lie in (--allow-dir; shared/security/paths.ts). */
+  allowDirs?: readonly string[];
   /** What computes tasks (default: the compute thread). */
   compute?: ComputeProvider;
 }
@@ -47,7 +49,7 @@ export async function loadJobContext(conn: CoordinatorConnection, workerId: stri
 
   const d = meta.dataset;
   const compute = s.compute ?? COMPUTE_THREAD;
-  const dataset = !compute.needsData ? emptyDataset(meta) : d.readLocally ? await loadLocalDataset(d.readLocally, d, s.dataRoot, s.log) : await downloadDataset(conn, workerId, jobId, meta);
+  const dataset = !compute.needsData ? emptyDataset(meta) : d.readLocally ? await loadLocalDataset(d.readLocally, d, s.dataRoot, s.log, s.allowDirs) : await downloadDataset(conn, workerId, jobId, meta);
 
   const threads = s.threads ?? meta.threads;
   if (s.threads !== undefined && s.threads !== meta.threads)

@@ -3,7 +3,7 @@
  * config, through the coordinator's own code path (prepareJobData), and refuses to train unless
  * the bytes it got hash to the coordinator's fingerprint: a worker never trains on other data.
  */
-import { resolve } from 'node:path';
+import { workerDataPolicy } from '../shared/security/paths.js';
 import type { Logger } from '../shared/log.js';
 import type { Dataset } from '../shared/data/dataset.js';
 import { prepareJobData } from '../shared/data/job-dataset.js';
@@ -19,11 +19,23 @@ export class DatasetFingerprintError extends Error {
  * Loads the dataset `spec` describes, relative paths against `dataRoot` when given (the shared
  * volume mounted elsewhere) and the coordinator's base folder otherwise; checks it against the
  * metadata's shape and the coordinator's SHA-256.
+ *
+ * The coordinator is not trusted with this machine's files: every path must lie under the
+ * worker's own roots (`dataRoot`, `allowDirs`, $GRADFLEET_ALLOWED_DIRS, /usr/share/datasets;
+ * shared/security/paths.ts workerDataPolicy), whatever base folder or absolute paths the
+ * coordinator sent. Anything else is a PathPolicyError naming the field and the path.
  */
-export async function loadLocalDataset(spec: LocalDataSpec, meta: DatasetMeta, dataRoot: string | undefined, log: Logger): Promise<Dataset> {
-  const baseDir = dataRoot === undefined ? spec.baseDir : resolve(dataRoot);
+export async function loadLocalDataset(spec: LocalDataSpec, meta: DatasetMeta, dataRoot: string | undefined, log: Logger, allowDirs: readonly string[] = []): Promise<Dataset> {
+  const paths = workerDataPolicy(dataRoot, spec.baseDir, allowDirs);
+  const baseDir = paths.base;
   const started = Date.now();
-  const { dataset } = await prepareJobData(spec.config, { baseDir }, spec.seed);
+  let dataset: Dataset;
+  try {
+    ({ dataset } = await prepareJobData(spec.config, { baseDir, paths }, spec.seed));
+  } catch (e) {
+    if ((e as Error).name === 'PathPolicyError') log.error({ baseDir, roots: paths.roots, err: (e as Error).message }, "the coordinator's data config names a file outside this worker's data roots: refusing to read it");
+    throw e;
+  }
   const sha256 = datasetFingerprint(dataset);
   const width = meta.featureShape.reduce((a, x) => a * x, 1);
   const labelType = dataset.labels instanceof Int32Array ? 'int32' : 'float32';

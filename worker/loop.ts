@@ -63,6 +63,8 @@ export interface WorkerOptions {
   timeouts?: ClientTimeouts;
   /** With `workers.data: local`: where the job's relative data paths resolve on this machine (default: the coordinator's folder). */
   dataRoot?: string;
+  /** With `workers.data: local`: more folders the data may lie in besides dataRoot (--allow-dir). */
+  allowDirs?: readonly string[];
   /** What computes tasks (default: the compute thread; the bench's simulated workers bring their own). */
   compute?: ComputeProvider;
   /** Told about tasks, downloads and unreachable calls (the worker's /metrics). */
@@ -233,7 +235,7 @@ export class Worker {
     if (this.ctx?.jobId === reg.jobId) return;
     await this.ctx?.release();
     this.ctx = undefined;
-    this.ctx = await this.call('GetJob', () => loadJobContext(this.conn, reg.workerId, reg.jobId, { device: this.device, threads: this.o.threads, log: this.log, dataRoot: this.o.dataRoot, compute: this.o.compute }));
+    this.ctx = await this.call('GetJob', () => loadJobContext(this.conn, reg.workerId, reg.jobId, { device: this.device, threads: this.o.threads, log: this.log, dataRoot: this.o.dataRoot, allowDirs: this.o.allowDirs, compute: this.o.compute }));
     this.weights = new WeightsStore(this.ctx.pieceSizes);
   }
 

@@ -11,6 +11,7 @@ import { TaskKind } from '../../shared/proto/gen/cluster.js';
 import type { JobPackage } from '../../shared/cluster/job-wire.js';
 import { paramsLayout, trainResultLayout } from '../../shared/cluster/job-wire.js';
 import { encodeTensorChunks, type ExpectedTensor } from '../../shared/cluster/tensor-stream.js';
+import { NO_TENSORS, resultStreamLimits, type StreamLimits } from './result-limits.js';
 import type { CodecName } from '../../shared/tensor/index.js';
 import { isNonFinite } from '../aggregate/non-finite.js';
 import type { Arena, FlatVector } from '../../shared/kernels/index.js';
@@ -19,7 +20,7 @@ import { Scheduler, TaskRejected, type PhaseOwner } from './scheduler.js';
 import { taskKey, type PhaseSpec, type TaskResult, type TaskSpec } from '../run/task.js';
 import { tasksOf } from './task-grouping.js';
 import { TransferMeter } from './transfer-meter.js';
-import { WorkerRegistry, noWorkersWarningDue, type WorkerInfo } from './worker-registry.js';
+import { MAX_INFO_CHARS, WorkerRegistry, noWorkersWarningDue, type WorkerInfo } from './worker-registry.js';
 import { ChangeSignal } from './change-signal.js';
 import { BadRequestError, DataNotStreamedError, MalformedResultError, ParamsVersionError, StaleResultError, UnknownRunError, UnknownWorkerError, WrongJobError } from '../errors.js';
 
@@ -78,7 +79,7 @@ export type NextTaskOutcome = { task: TaskSpec } | { retryAfterMs: number } | { 
  * the vector they are decoded into (the caller hands it to completeResult, or to discard when
  * the stream fails).
  */
-export type ResultExpectation = { kind: 'expected'; key: string; spec: TaskSpec; layout: ExpectedTensor[]; into?: FlatVector } | { kind: 'late'; note: string };
+export type ResultExpectation = { kind: 'expected'; key: string; spec: TaskSpec; layout: ExpectedTensor[]; limits: StreamLimits; into?: FlatVector } | { kind: 'late'; note: string };
 
 export interface JobEnd {
   /** false when a run crashed (an exception while completing a phase). */
@@ -114,6 +115,9 @@ export class Dispatcher {
   private lastNoWorkersWarning: number | undefined;
   private readonly trainLayout: ExpectedTensor[];
   private readonly paramLayout: ExpectedTensor[];
+  private readonly trainLimits: StreamLimits;
+  /** The highest step each run's phases have reached (results naming a later one are refused). */
+  private readonly stepReached = new Map<number, number>();
 
   /** Tensor bytes in and out. */
   readonly transfer: TransferMeter;
@@ -124,6 +128,7 @@ export class Dispatcher {
     this.finished = new Promise((resolve) => (this.resolveEnd = resolve));
     this.trainLayout = trainResultLayout(o.job.metadata.train);
     this.paramLayout = paramsLayout(o.job.metadata.train);
+    this.trainLimits = resultStreamLimits(this.trainLayout, o.job.metadata.compression, o.job.metadata.chunkBytes);
   }
 
   get jobId(): string {
@@ -153,6 +158,7 @@ export class Dispatcher {
     for (const run of this.runs.values()) {
       const phase = resumed.has(run.id) ? resumed.get(run.id)! : run.firstPhase();
       this.phaseOf.set(run.id, phase?.name);
+      this.reached(run.id, phase);
       this.o.scheduler.startPhase(this.tracked(run), this.tasksFor(phase), now);
     }
     this.checkFinished();
@@ -167,6 +173,7 @@ export class Dispatcher {
     if (this.runs.has(run.id)) throw new Error(`run id ${run.id} (${run.name}) is already in the job`);
     this.runs.set(run.id, run);
     this.phaseOf.set(run.id, phase?.name);
+    this.reached(run.id, phase);
     this.o.scheduler.startPhase(this.tracked(run), this.tasksFor(phase), this.o.now());
     this.changed.notify();
   }
@@ -182,6 +189,10 @@ export class Dispatcher {
     return tasksOf(phase, perLeaf ? Number.POSITIVE_INFINITY : this.o.registry.size);
   }
 
+  private reached(runId: number, phase: PhaseSpec | null | undefined): void {
+    if (phase && phase.step > (this.stepReached.get(runId) ?? -1)) this.stepReached.set(runId, phase.step);
+  }
+
   /** The phase a run is in now (undefined once it is done). */
   activePhase(runId: number): string | undefined {
     return this.phaseOf.get(runId);
@@ -195,12 +206,17 @@ export class Dispatcher {
       completePhase: (phase, results) => {
         const next = run.completePhase(phase, results);
         this.phaseOf.set(run.id, next?.name);
+        this.reached(run.id, next);
         return this.tasksFor(next);
       },
     };
   }
 
   register(info: WorkerInfo): { workerId: string; jobId: string; leaseMs: number; heartbeatMs: number } {
+    for (const field of ['name', 'device', 'deviceDetail', 'version'] as const) {
+      if (info[field].length > MAX_INFO_CHARS) throw new BadRequestError(`registration field '${field}' has ${info[field].length} characters, at most ${MAX_INFO_CHARS} are taken`);
+    }
+    if (!Number.isInteger(info.threads) || info.threads < 0 || info.threads > 65_536) throw new BadRequestError(`registration says ${info.threads} threads`);
     const w = this.o.registry.register(info, this.o.now());
     this.o.log.info({ workerId: w.id, name: w.name, device: w.device, detail: w.deviceDetail, threads: w.threads, workers: this.o.registry.size }, 'worker registered');
     return { workerId: w.id, jobId: this.o.jobId, leaseMs: this.o.registry.leaseMs, heartbeatMs: this.o.heartbeatMs };
@@ -321,18 +337,36 @@ export class Dispatcher {
     this.checkJob(h.jobId);
     const key = taskKey({ runId: h.runId, phase: h.phase, index: h.microbatch });
     if (this.end) return this.late(h.workerId, key, `the job has ended (${this.end.reason}); result for task ${key} ignored`);
+    // Everything below only reads: a rejected header leaves the runs, the scheduler and the arena as they were.
+    const run = this.runs.get(h.runId);
+    if (!run) throw new UnknownRunError(h.runId);
+    if (!h.phase.startsWith('train:') && !h.phase.startsWith('eval:')) throw new MalformedResultError(`result for task ${key}: '${h.phase}' is not a phase name (train:… or eval:…)`);
     const spec = this.o.scheduler.lookup(key);
-    if (!spec) return this.late(h.workerId, key, `task ${key} is not current (late or duplicate result ignored)`);
+    if (!spec) {
+      // A step no phase of the run has reached yet cannot have been computed by anyone. (Runs
+      // whose phases are installed past the dispatcher, a relay's, have no record: late.)
+      const reached = this.stepReached.get(h.runId);
+      if (reached !== undefined && (h.step > reached || h.paramVersion > reached)) throw new StaleResultError(`result for task ${key} names step ${h.step} (parameters version ${h.paramVersion}); run ${h.runId} has not reached it (step ${reached})`);
+      return this.late(h.workerId, key, `task ${key} is not current (late or duplicate result ignored)`);
+    }
     const kind = h.kind === TaskKind.TRAIN ? 'train' : h.kind === TaskKind.EVAL ? 'eval' : undefined;
     if (kind !== spec.kind) throw new MalformedResultError(`result for task ${key} says kind ${TaskKind[h.kind] ?? h.kind}, the task is ${spec.kind}`);
     if (h.paramVersion !== spec.step) throw new StaleResultError(`result for task ${key} was computed on parameters version ${h.paramVersion}; the task needs version ${spec.step}`);
+    if (h.step !== spec.step) throw new StaleResultError(`result for task ${key} names step ${h.step}; the task is of step ${spec.step}`);
     if (h.leaves.length !== spec.leaves.length) throw new MalformedResultError(`result for task ${key} reports ${h.leaves.length} leaves; the task has ${spec.leaves.length}`);
     h.leaves.forEach((leaf, j) => {
       if (leaf.count !== spec.leaves[j]!.indices.length) throw new MalformedResultError(`result for task ${key}: leaf ${j} covers ${leaf.count} samples; the task gave it ${spec.leaves[j]!.indices.length}`);
     });
-    if (spec.kind !== 'train') return { kind: 'expected', key, spec, layout: [] };
-    const run = this.runs.get(spec.runId)!;
-    return { kind: 'expected', key, spec, layout: this.trainLayout, into: this.o.arena.vector(run.pieceSizes) };
+    // Authority, before any tensor is read or any vector taken: only a holder of the task may
+    // send its result. A task that already has one answers as a duplicate (a backup's result).
+    const standing = this.o.scheduler.standing(h.workerId, key);
+    if (standing === 'done') {
+      this.assigned.get(h.workerId)?.delete(key);
+      return this.late(h.workerId, key, `task ${key} already has a result (duplicate ignored)`);
+    }
+    if (standing !== 'held') throw new TaskRejected('not-assigned', `task ${key} is not assigned to worker ${h.workerId}`);
+    if (spec.kind !== 'train') return { kind: 'expected', key, spec, layout: [], limits: NO_TENSORS };
+    return { kind: 'expected', key, spec, layout: this.trainLayout, limits: this.trainLimits, into: this.o.arena.vector(run.pieceSizes) };
   }
 
   /** A result stream that failed after beginResult: its vector goes back to the arena. */

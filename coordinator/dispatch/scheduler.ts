@@ -157,6 +157,17 @@ export class Scheduler {
     return this.byKey.get(key)?.task.holders.has(workerId) ?? false;
   }
 
+  /**
+   * Where a current task stands for a worker: it holds it, the task already has a result, or it
+   * is another worker's (or nobody's); undefined when the key is not current. Reads only.
+   */
+  standing(workerId: string, key: string): 'held' | 'done' | 'not-held' | undefined {
+    const entry = this.byKey.get(key);
+    if (!entry) return undefined;
+    if (entry.task.done) return 'done';
+    return entry.task.holders.has(workerId) ? 'held' : 'not-held';
+  }
+
   lookup(key: string): TaskSpec | undefined {
     return this.byKey.get(key)?.task.spec;
   }

@@ -27,9 +27,10 @@ import { indicesToBytes, TensorAssembler } from '../../shared/cluster/tensor-str
 import { isCodecName } from '../../shared/tensor/index.js';
 import { TensorStreamError } from '../../shared/cluster/errors.js';
 import { TaskRejected } from './scheduler.js';
+import { ResultStreamGuard } from './result-limits.js';
 import type { TaskSpec } from '../run/task.js';
 import type { Dispatcher, ResultExpectation } from './dispatcher.js';
-import { BadRequestError, DataNotStreamedError, MalformedResultError, ParamsVersionError, StaleResultError, UnknownRunError, UnknownWorkerError, WrongJobError } from '../errors.js';
+import { BadRequestError, DataNotStreamedError, LimitExceededError, MalformedResultError, ParamsVersionError, StaleResultError, UnknownRunError, UnknownWorkerError, WrongJobError } from '../errors.js';
 
 export interface GrpcStatus {
   code: Status;
@@ -42,6 +43,7 @@ export function statusFor(err: unknown): GrpcStatus {
   if (err instanceof UnknownWorkerError || err instanceof UnknownRunError) return { code: Status.NOT_FOUND, details };
   if (err instanceof WrongJobError || err instanceof ParamsVersionError || err instanceof StaleResultError || err instanceof DataNotStreamedError) return { code: Status.FAILED_PRECONDITION, details };
   if (err instanceof MalformedResultError || err instanceof TensorStreamError || err instanceof BadRequestError) return { code: Status.INVALID_ARGUMENT, details };
+  if (err instanceof LimitExceededError) return { code: Status.RESOURCE_EXHAUSTED, details };
   if (err instanceof TaskRejected) return { code: err.code === 'invalid' ? Status.INVALID_ARGUMENT : Status.FAILED_PRECONDITION, details };
   return { code: Status.INTERNAL, details: `internal error: ${details}` };
 }
@@ -174,6 +176,7 @@ function submitResultHandler(d: Dispatcher, failed: (method: string, err: unknow
     let header: ResultHeader | undefined;
     let expectation: ResultExpectation | undefined;
     let assembler: TensorAssembler | undefined;
+    let guard: ResultStreamGuard | undefined;
     /** Set once completeResult owns the decoded vector; before that, an error hands it back. */
     let handedOver = false;
     const answer = (err: GrpcStatus | null, reply?: SubmitReply) => {
@@ -187,16 +190,20 @@ function submitResultHandler(d: Dispatcher, failed: (method: string, err: unknow
       if (answered) return;
       try {
         if (!header) {
-          if (!chunk.header) throw new MalformedResultError('a result stream must start with its header');
+          if (!chunk.header || chunk.tensor) throw new MalformedResultError('a result stream must start with its header (alone)');
           header = chunk.header;
           expectation = d.beginResult(header);
           // A late result is answered at once; its tensors are not needed.
           if (expectation.kind === 'late') return answer(null, { accepted: false, note: expectation.note });
           // Training gradients are decoded straight into the run's arena (one copy from the wire).
-          assembler = new TensorAssembler(expectation.layout, `result for task ${expectation.key}`, expectation.into?.parts);
+          const what = `result for task ${expectation.key}`;
+          assembler = new TensorAssembler(expectation.layout, what, expectation.into?.parts);
+          guard = new ResultStreamGuard(expectation.limits, what, expectation.spec.step);
           return;
         }
-        if (!chunk.tensor) throw new MalformedResultError('a result stream has one header, then tensor chunks only');
+        if (!chunk.tensor || chunk.header) throw new MalformedResultError('a result stream has one header, then tensor chunks only');
+        // Counts, order and codec before a byte is decoded.
+        guard!.check(chunk.tensor);
         assembler!.add(chunk.tensor);
         d.transfer.gradientChunk(chunk.tensor.data.length);
       } catch (err) {
@@ -220,6 +227,9 @@ function submitResultHandler(d: Dispatcher, failed: (method: string, err: unknow
       log.debug({ err }, 'SubmitResult stream broke off');
       answer({ code: Status.CANCELLED, details: 'stream broke off' });
     });
+    // grpc-js ends a call itself, without an 'error', when the client cancels it or sends a
+    // message over the size limit (RESOURCE_EXHAUSTED): the vector goes back then too.
+    call.once('cancelled', () => answer({ code: Status.CANCELLED, details: 'the call ended before its result was read' }));
   };
 }
 

@@ -7,6 +7,7 @@
  * work) → gone (left, expired). Pure state with the clock passed in: no timers, no sockets.
  */
 import { randomBytes } from 'node:crypto';
+import { LimitExceededError } from '../errors.js';
 
 export type WorkerState = 'registered' | 'training' | 'draining';
 
@@ -35,7 +36,19 @@ export interface RegistryOptions {
    * coordinator restart is never mistaken for a new worker's.
    */
   idPrefix?: string;
+  /**
+   * Most workers registered at once (a registration flood is refused past it, RESOURCE_EXHAUSTED,
+   * until leases run out). Default MAX_WORKERS.
+   */
+  maxWorkers?: number;
 }
+
+/** Default cap on workers registered at once: far above any real pool, a bound on the registry's memory. */
+export const MAX_WORKERS = 4096;
+
+/** Longest name, device, device detail or version string a registration may carry. */
+export const MAX_INFO_CHARS = 256;
+
 
 export class WorkerRegistry {
   private readonly workers = new Map<string, WorkerRecord>();
@@ -60,8 +73,15 @@ export class WorkerRegistry {
     return this.nextNumber - 1;
   }
 
+  /**
+   * A new worker. Its id is `w<n>-<prefix>.<secret>`: the number and prefix for people, and 96
+   * random bits, so that the id, which every later call carries, works as the worker's credential:
+   * another client (even an authenticated one) cannot act in a worker's name by guessing its id.
+   */
   register(info: WorkerInfo, now: number): WorkerRecord {
-    const id = `w${this.nextNumber++}-${this.prefix}`;
+    const max = this.opts.maxWorkers ?? MAX_WORKERS;
+    if (this.workers.size >= max) throw new LimitExceededError(`${this.workers.size} workers are registered, the most this coordinator takes (${max}); try again when leases have run out`);
+    const id = `w${this.nextNumber++}-${this.prefix}.${randomBytes(12).toString('base64url')}`;
     const record: WorkerRecord = { ...info, id, state: 'registered', registeredAt: now, lastSeen: now, leaseUntil: now + this.opts.leaseMs };
     this.workers.set(id, record);
     this.emptySince = undefined;

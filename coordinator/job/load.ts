@@ -23,6 +23,7 @@ import type { ModelSpec, ModelSpecInput } from '../../shared/model/spec.js';
 import { prepareJobData } from '../../shared/data/job-dataset.js';
 import { datasetFingerprint } from '../../shared/data/fingerprint.js';
 import type { WireDataset } from '../../shared/cluster/job-wire.js';
+import { confinePath, jobPathPolicy, type PathPolicy } from '../../shared/security/paths.js';
 import { jobSchema, type JobConfig, type JobInput } from './schema.js';
 
 export interface LoadedJob {
@@ -31,6 +32,11 @@ export interface LoadedJob {
   source: string;
   /** Relative paths in the job (model, data) resolve against this folder. */
   baseDir: string;
+  /**
+   * Where the job's files may lie (shared/security/paths.ts): the job's folder, --allow-dir,
+   * $GRADFLEET_ALLOWED_DIRS, /usr/share/datasets. Absent: jobPathPolicy(baseDir).
+   */
+  paths?: PathPolicy;
   forward: ModelProto;
   heads: HeadSpec[];
   training: TrainingGraph;
@@ -67,9 +73,21 @@ export function parseJob(input: JobInput | unknown, source: string): JobConfig {
   return validate(jobSchema, input, source);
 }
 
-/** Builds the model, compiles both graphs and prepares the data. */
-export async function loadJob(config: JobConfig, source: string, baseDir: string): Promise<LoadedJob> {
-  const { forward, heads } = forwardModel(config, baseDir);
+export interface LoadJobOptions {
+  /** Folders besides the job's own that its files may lie in (`coordinator start --allow-dir`). */
+  allowDirs?: readonly string[];
+  /** ONNX files larger than this are refused (default: shared/onnx/check.ts DEFAULT_MAX_MODEL_BYTES). */
+  maxModelBytes?: number;
+}
+
+/**
+ * Builds the model, compiles both graphs and prepares the data. Every file the job names must lie
+ * under the job's folder or an allowed one (PathPolicyError naming the field otherwise), and an
+ * ONNX model must pass the checks of shared/onnx/check.ts before it is compiled.
+ */
+export async function loadJob(config: JobConfig, source: string, baseDir: string, options: LoadJobOptions = {}): Promise<LoadedJob> {
+  const paths = jobPathPolicy(baseDir, options.allowDirs);
+  const { forward, heads } = forwardModel(config, baseDir, paths, options.maxModelBytes);
   const freeze = config.model.freeze === undefined ? undefined : new RegExp(config.model.freeze);
   const correct = heads.some((h) => h.loss === 'cross-entropy');
   const training = compileTraining(forward, { heads, freeze, reduction: 'sum', dropout: 'mask-input', correct });
@@ -78,39 +96,39 @@ export async function loadJob(config: JobConfig, source: string, baseDir: string
   if ((config.model.dropout !== undefined || searchesDropout) && training.dropoutMasks.length === 0) {
     throw new ConfigError(source, [`${config.model.dropout !== undefined ? 'model.dropout' : 'search.params.model.dropout'}: the model has no dropout layer to set the probability of`]);
   }
-  const data = await prepareJobData(config.data, { baseDir }, config.seed);
+  const data = await prepareJobData(config.data, { baseDir, paths }, config.seed);
   // Workers that read the data themselves get the recipe and the fingerprint of what it must give.
   const dataset: WireDataset =
     config.workers.data === 'local' ? { ...data.dataset, readLocally: { config: config.data, baseDir: resolve(baseDir), seed: config.seed, sha256: datasetFingerprint(data.dataset) } } : data.dataset;
-  return { config, source, baseDir, forward, heads, training, evaluation, ...data, dataset };
+  return { config, source, baseDir, paths, forward, heads, training, evaluation, ...data, dataset };
 }
 
 /**
  * The job's model spec (the default MLP, a spec file relative to `baseDir`, or the inline spec)
  * and where it came from; undefined for a model given as an ONNX file.
  */
-export function jobModelSpec(config: JobConfig, baseDir: string): { spec: ModelSpecInput | ModelSpec; from: string } | undefined {
+export function jobModelSpec(config: JobConfig, baseDir: string, paths: PathPolicy = jobPathPolicy(baseDir)): { spec: ModelSpecInput | ModelSpec; from: string } | undefined {
   const m = config.model;
   if (m.onnx !== undefined) return undefined;
   if (m.spec === 'default' || m.spec === undefined) return { spec: defaultModelSpec(config.seed), from: 'the default model' };
   if (typeof m.spec === 'string') {
-    const path = resolve(baseDir, m.spec);
+    const path = confinePath('model.spec', m.spec, paths);
     return { spec: loadModelSpec(path), from: path };
   }
   return { spec: { seed: config.seed, ...m.spec } as ModelSpecInput, from: 'model.spec' };
 }
 
 /** The forward ONNX model and its loss heads, from a model spec (default, file or inline) or an ONNX file. */
-function forwardModel(config: JobConfig, baseDir: string): { forward: ModelProto; heads: HeadSpec[] } {
+function forwardModel(config: JobConfig, baseDir: string, paths: PathPolicy, maxModelBytes: number | undefined): { forward: ModelProto; heads: HeadSpec[] } {
   const m = config.model;
   if (m.onnx !== undefined) {
-    const forward = readModel(resolve(baseDir, m.onnx));
+    const forward = readModel(confinePath('model.onnx', m.onnx, paths), maxModelBytes === undefined ? {} : { maxBytes: maxModelBytes });
     const outputs = forward.graph?.output.map((o) => o.name) ?? [];
     const logits = m.logits ?? (outputs.length === 1 ? outputs[0]! : undefined);
     if (logits === undefined) throw new ConfigError('job', [`model.logits must name the output the loss reads; ${m.onnx} has outputs ${outputs.join(', ') || '(none)'}`]);
     return { forward, heads: [{ name: logits, logits, labels: m.labels, loss: m.loss, labelSmoothing: m.label_smoothing }] };
   }
-  const { spec } = jobModelSpec(config, baseDir)!;
+  const { spec } = jobModelSpec(config, baseDir, paths)!;
   // The job's seed decides initialisation, like everything else that must reproduce.
   const built = buildForwardModel(spec, { seed: config.seed });
   const heads = m.label_smoothing > 0 ? built.heads.map((h) => (h.loss === 'cross-entropy' ? { ...h, labelSmoothing: m.label_smoothing } : h)) : built.heads;

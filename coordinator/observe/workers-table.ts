@@ -8,6 +8,7 @@ import type { WorkerRecord, WorkerState } from '../dispatch/worker-registry.js';
 import type { WorkerTally } from '../dispatch/scheduler.js';
 
 export interface WorkerRow {
+  /** The worker id without its secret part (the id after its '.' is a credential: dispatch/worker-registry.ts). */
   id: string;
   name: string;
   device: string;
@@ -25,6 +26,12 @@ type Connected = Pick<WorkerRecord, 'id' | 'name' | 'device' | 'threads' | 'stat
 
 const NO_TALLY: WorkerTally = { microbatches: 0, evalTasks: 0, failures: 0 };
 
+/** `w3-1a2b3c.<secret>` → `w3-1a2b3c`: the page and its event stream never carry a worker's credential. */
+export function shownId(id: string): string {
+  const dot = id.indexOf('.');
+  return dot < 0 ? id : id.slice(0, dot);
+}
+
 export class WorkersTable {
   private readonly rows = new Map<string, WorkerRow>();
 
@@ -34,7 +41,7 @@ export class WorkersTable {
     for (const w of connected) {
       present.add(w.id);
       const t = tallies.get(w.id) ?? NO_TALLY;
-      this.rows.set(w.id, { id: w.id, name: w.name, device: w.device, threads: w.threads, state: w.state, registeredAt: w.registeredAt, lastSeen: w.lastSeen, microbatches: t.microbatches, evalTasks: t.evalTasks, failures: t.failures });
+      this.rows.set(w.id, { id: shownId(w.id), name: w.name, device: w.device, threads: w.threads, state: w.state, registeredAt: w.registeredAt, lastSeen: w.lastSeen, microbatches: t.microbatches, evalTasks: t.evalTasks, failures: t.failures });
     }
     for (const [id, row] of this.rows) {
       if (present.has(id)) continue;

@@ -10,6 +10,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Logger } from '../../shared/log.js';
+import { confinePath, type PathPolicy } from '../../shared/security/paths.js';
 import type { JobConfig } from '../job/schema.js';
 import { IDENTITY_FILE, RunDirectoryError, fingerprint } from './job-identity.js';
 import { loadLatestCheckpoint } from '../checkpoint/file.js';
@@ -32,6 +33,24 @@ export interface RunDirectoryOptions {
   log: Logger;
   /** Where the resume line goes (stdout). */
   print: (line: string) => void;
+  /**
+   * Where the JOB FILE's run_dir may lie (runDirPolicy): a job file must not make the coordinator
+   * write elsewhere. --run-dir (the operator's own flag) is not checked. Unchecked when absent.
+   */
+  jobRunDirPolicy?: PathPolicy;
+}
+
+/**
+ * Where a job file's run_dir may lie: it resolves against the working directory (as it always
+ * has) and must stay under its runs/, the job file's folder or an allowed folder (--allow-dir,
+ * $GRADFLEET_ALLOWED_DIRS); /usr/share/datasets is for reading only and not included.
+ */
+export function runDirPolicy(baseDir: string, allowDirs: readonly string[], cwd: string = process.cwd()): PathPolicy {
+  return {
+    base: resolve(cwd),
+    roots: [...new Set([resolve(cwd, 'runs'), resolve(baseDir), ...allowDirs.map((d) => resolve(d))])],
+    hint: 'use --run-dir DIR, or pass --allow-dir DIR (or set GRADFLEET_ALLOWED_DIRS) to allow that folder',
+  };
 }
 
 /**
@@ -48,6 +67,7 @@ export function runDirectoryFor(job: JobConfig, o: RunDirectoryOptions): string 
           ? '--fresh starts a new timestamped directory under runs/ and cannot be combined with --run-dir'
           : "--fresh starts a new timestamped directory under runs/, but the job file sets run_dir; remove run_dir from the job file, or pass --run-dir with a new directory instead of --fresh",
       );
+    if (o.runDir === undefined && o.jobRunDirPolicy) return confinePath('run_dir', named, o.jobRunDirPolicy);
     return resolve(named);
   }
   const runsDir = resolve(o.runsDir ?? 'runs');

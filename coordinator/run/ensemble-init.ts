@@ -34,7 +34,7 @@ export interface MemberInitials {
  * changed after the job loaded).
  */
 export function initialValuesDrawer(job: LoadedJob): (initSeed: number) => MemberInitials {
-  const found = jobModelSpec(job.config, job.baseDir);
+  const found = jobModelSpec(job.config, job.baseDir, job.paths);
   if (!found) throw new EnsembleError(`ensemble.init per_member needs a model spec to draw each member's weights from; model.onnx (${job.config.model.onnx}) brings its own initial weights (use init: shared)`);
   const { spec, from } = found;
   return (initSeed) => {

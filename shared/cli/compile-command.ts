@@ -27,6 +27,8 @@ export interface CompileCommandOptions {
   correct?: boolean;
   dropout: 'mask-input' | 'native';
   seed?: number;
+  /** Refuse forward ONNX files larger than this (default: $GRADFLEET_MAX_MODEL_BYTES, else 2 GiB). */
+  maxModelBytes?: number;
 }
 
 export function registerCompileCommand(program: Command): void {
@@ -46,6 +48,7 @@ export function registerCompileCommand(program: Command): void {
     .option('--correct', 'also output `correct`, the count of argmax(logits) == label')
     .addOption(new Option('--dropout <mode>', 'dropout masks as graph inputs (reproducible) or ONNX training dropout').choices(['mask-input', 'native'] as const).default('mask-input' as const))
     .option('--seed <n>', 'with --model: seed of the initial parameters (default: the spec\'s)', parseNumber('--seed'))
+    .option('--max-model-bytes <n>', 'refuse a forward ONNX file larger than this (default: $GRADFLEET_MAX_MODEL_BYTES, else 2 GiB); the file is also checked: decodes, opset 13..17, well-formed graph', parseNumber('--max-model-bytes'))
     .action((forward, opts) => {
       const line = runCompile(forward, opts);
       process.stdout.write(`${line}\n`);
@@ -57,7 +60,7 @@ export function runCompile(forward: string | undefined, opts: CompileCommandOpti
   if (opts.model !== undefined) return compileSpec(forward, opts.model, opts);
   if (forward === undefined) throw new CliUsageError('give a forward model file (compile <forward.onnx>) or --model <spec>');
   if (!opts.loss) throw new CliUsageError(`--loss is required with an ONNX file (one of ${LOSS_KINDS.join(', ')})`);
-  const model = readModel(forward);
+  const model = readModel(forward, opts.maxModelBytes === undefined ? {} : { maxBytes: opts.maxModelBytes });
   const outputs = model.graph!.output.map((o) => o.name);
   const logits = opts.logits ?? onlyOutput(outputs);
   const head: HeadSpec = { name: logits, logits, labels: opts.labels, loss: opts.loss, labelSmoothing: opts.labelSmoothing };

@@ -6,10 +6,9 @@
  * Bad rows fail with the file and line: wrong field count, a non-numeric or empty value.
  */
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { Dataset } from './dataset.js';
-import type { DatasetSource, LoadedData, SourceEnv } from './source.js';
+import { dataPath, type DatasetSource, type LoadedData, type SourceEnv } from './source.js';
 import { parseCsv, type CsvRecord } from './csv-parse.js';
 import { DataFormatError } from './errors.js';
 import { pathField, shapeField, splitField } from './fields.js';
@@ -126,7 +125,7 @@ function toDataset(name: string, t: Table, featureCols: number[], labelCols: num
 export const csvSource: DatasetSource<CsvConfig> = {
   kind: 'csv',
   async load(config: CsvConfig, env: SourceEnv): Promise<LoadedData> {
-    const files = [resolve(env.baseDir, config.path), ...(config.test_path ? [resolve(env.baseDir, config.test_path)] : [])];
+    const files = [dataPath(env, 'path', config.path), ...(config.test_path ? [dataPath(env, 'test_path', config.test_path)] : [])];
     const tables = await Promise.all(files.map((f) => readTable(f, config.delimiter)));
     const labelNames = typeof config.label_column === 'string' ? [config.label_column] : config.label_column;
     const layout = tables.map((t) => {

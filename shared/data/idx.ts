@@ -4,11 +4,10 @@
  * scaled to [0, 1]; other element types are taken as they are.
  */
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { z } from 'zod';
 import type { Dataset } from './dataset.js';
-import type { DatasetSource, LoadedData, SourceEnv } from './source.js';
+import { dataPath, type DatasetSource, type LoadedData, type SourceEnv } from './source.js';
 import { decodeIdx, type IdxArray } from './idx-format.js';
 import { DataFormatError } from './errors.js';
 import { limitField, pathField, shapeField, splitField } from './fields.js';
@@ -78,9 +77,9 @@ function checkLabels(arr: IdxArray, file: string): number {
 export const idxSource: DatasetSource<IdxConfig> = {
   kind: 'idx',
   async load(config: IdxConfig, env: SourceEnv): Promise<LoadedData> {
-    const at = (p: string) => resolve(env.baseDir, p);
-    const trainFiles = { images: at(config.train_images), labels: at(config.train_labels) };
-    const testFiles = config.test_images && config.test_labels ? { images: at(config.test_images), labels: at(config.test_labels) } : undefined;
+    const at = (field: keyof IdxConfig & string, p: string) => dataPath(env, field, p);
+    const trainFiles = { images: at('train_images', config.train_images), labels: at('train_labels', config.train_labels) };
+    const testFiles = config.test_images && config.test_labels ? { images: at('test_images', config.test_images), labels: at('test_labels', config.test_labels) } : undefined;
     const [trI, trL, teI, teL] = await Promise.all([
       readIdxFile(trainFiles.images),
       readIdxFile(trainFiles.labels),

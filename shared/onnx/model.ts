@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ModelProto, GraphProto, ValueInfoProto, TypeProto, TensorShapeProto, OperatorSetIdProto } from '../proto/gen/onnx.js';
 import { OnnxFormatError } from './errors.js';
+import { checkModel, checkModelFileSize, maxModelBytes } from './check.js';
 import type { Dim } from './shapes.js';
 
 export { ModelProto, GraphProto, ValueInfoProto };
@@ -17,13 +18,25 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
   try {
     model = ModelProto.decode(bytes);
   } catch (e) {
-    throw new OnnxFormatError(`not an ONNX model: ${(e as Error).message}`, { cause: e });
+    throw new OnnxFormatError(`not an ONNX model: the bytes do not decode as an ONNX ModelProto (truncated or corrupt: ${(e as Error).message})`, { cause: e });
   }
   if (!model.graph) throw new OnnxFormatError('not an ONNX model: it has no graph');
   return model;
 }
 
-export function readModel(path: string): ModelProto {
+export interface ReadModelOptions {
+  /** Refuse files larger than this (default: $GRADFLEET_MAX_MODEL_BYTES, else 2 GiB; shared/onnx/check.ts). */
+  maxBytes?: number;
+}
+
+/**
+ * An ONNX model file from outside (a job's model.onnx, `gradfleet compile`), checked before use
+ * (shared/onnx/check.ts): size limit, decodes as a ModelProto, ai.onnx opset within
+ * MIN_OPSET..MAX_OPSET, a well-formed graph. Every problem is an OnnxFormatError that starts
+ * with the path.
+ */
+export function readModel(path: string, options: ReadModelOptions = {}): ModelProto {
+  checkModelFileSize(path, maxModelBytes(options.maxBytes));
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -31,7 +44,9 @@ export function readModel(path: string): ModelProto {
     throw new OnnxFormatError(`cannot read ONNX model '${path}': ${(e as Error).message}`, { cause: e });
   }
   try {
-    return decodeModel(bytes);
+    const model = decodeModel(bytes);
+    checkModel(model, { minOpset: MIN_OPSET, maxOpset: MAX_OPSET });
+    return model;
   } catch (e) {
     throw new OnnxFormatError(`${path}: ${(e as Error).message}`, { cause: e });
   }

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import { encodeIdx } from '../../shared/data/idx-format.js';
 import { Rng } from '../../shared/random.js';
@@ -60,6 +60,11 @@ afterAll(() => {
   rmSync(altRoot, { recursive: true, force: true });
 });
 
+// Every path must lie under an allowed folder (shared/security/paths.ts): the job's `../<folder>`
+// leaves the job file's folder, so the coordinator and the workers are told to allow the data
+// folders (a worker never reads where the coordinator says unless its own settings allow it).
+const env = { GRADFLEET_ALLOWED_DIRS: [dataDir, altRoot].join(delimiter) };
+
 function job(data: 'stream' | 'local'): JobInput {
   const at = (f: string) => `../${basename(dataDir)}/${f}`;
   return {
@@ -76,10 +81,10 @@ function job(data: 'stream' | 'local'): JobInput {
 
 describe('workers.data: local', () => {
   it('trains to the same parameters as streamed data, refuses a worker with other data, and refuses GetData', async () => {
-    const streamed = await runCluster({ job: job('stream'), workers: 2 });
+    const streamed = await runCluster({ job: job('stream'), workers: 2, env });
     expect(streamed.exitCode, `${streamed.coordinator.stdout}\n${streamed.coordinator.stderr}`).toBe(0);
 
-    const c = await startCluster({ job: job('local'), workers: 0 });
+    const c = await startCluster({ job: job('local'), workers: 0, env });
     try {
       // GetData is refused: the job's workers read the data themselves.
       const conn = new CoordinatorConnection(c.address);

@@ -18,6 +18,8 @@ import { COORDINATOR_EXIT } from '../../coordinator/cli.js';
 import { HEALTH_SERVICE } from '../../coordinator/coordinator.js';
 import { NODE_FLAGS } from '../../shared/node-flags.js';
 import { readJobFile } from '../../coordinator/job/load.js';
+import { TLS_ENV } from '../../shared/security/tls.js';
+import { TOKEN_FILE_ENV } from '../../shared/security/join-token.js';
 import { validateK8sObject, type K8sObject } from './k8s-schema.js';
 import { kubectlUnavailable, renderKustomization } from './kustomize.js';
 
@@ -89,7 +91,7 @@ describe.skipIf(skipReason !== undefined)('Kubernetes manifests (deploy/k8s)', (
     return rendered.get(dir)!;
   };
 
-  it.each(['base', 'overlays/cpu', 'overlays/gpu'])('%s renders and every object passes its Kubernetes schema', async (dir) => {
+  it.each(['base', 'overlays/cpu', 'overlays/gpu', 'overlays/secure'])('%s renders and every object passes its Kubernetes schema', async (dir) => {
     const objects = render(dir);
     expect(objects.map((o) => `${o.apiVersion} ${o.kind}`).sort()).toEqual(['batch/v1 Job', 'batch/v1 Job', 'networking.k8s.io/v1 NetworkPolicy', 'v1 ConfigMap', 'v1 PersistentVolumeClaim', 'v1 Service']);
     // kubernetes-models 4.5.x (Kubernetes 1.32 schemas) knows podFailurePolicy and
@@ -303,6 +305,68 @@ describe.skipIf(skipReason !== undefined)('Kubernetes manifests (deploy/k8s)', (
       const c = onlyContainer(find<IJob>(objects(), 'Job', 'gradfleet-coordinator'));
       expect(c.image).toBe('gradfleet:local');
       expect(c.resources?.limits?.['nvidia.com/gpu']).toBeUndefined();
+    });
+  });
+
+  describe('secure overlay', () => {
+    const objects = () => render('overlays/secure');
+    const coordinator = () => find<IJob>(objects(), 'Job', 'gradfleet-coordinator');
+    const worker = () => find<IJob>(objects(), 'Job', 'gradfleet-worker');
+    const env = (c: IContainer, name: string) => c.env?.find((e) => e.name === name)?.value;
+    /** The Secret and key a file in the container comes from (the Secret volume mounted over it, and the item projected there). */
+    const secretFile = (d: IJob, c: IContainer, path: string) => {
+      const { mount, volume } = volumeHolding(d, c, path);
+      expect(volume.secret, `${d.metadata!.name}: ${path} is not on a Secret volume`).toBeDefined();
+      expect(mount.readOnly, `${d.metadata!.name}: ${mount.name} read-only`).toBe(true);
+      const rel = posix.relative(mount.mountPath, path);
+      const item = volume.secret!.items?.find((i) => i.path === rel);
+      expect(item, `${d.metadata!.name}: Secret ${volume.secret!.secretName} projects nothing at ${rel}`).toBeDefined();
+      // Group-readable only (fsGroup 1000), never world-readable.
+      expect((volume.secret!.defaultMode ?? 0o644) & 0o007, `${volume.name} mode`).toBe(0);
+      return { secret: volume.secret!.secretName!, key: item!.key };
+    };
+
+    it('serves mutual TLS with the join token: the coordinator reads its certificate, key, CA and token from Secrets', () => {
+      const d = coordinator();
+      const c = onlyContainer(d);
+      expect(secretFile(d, c, env(c, TLS_ENV.cert)!)).toEqual({ secret: 'gradfleet-tls', key: 'server.crt' });
+      expect(secretFile(d, c, env(c, TLS_ENV.key)!)).toEqual({ secret: 'gradfleet-tls', key: 'server.key' });
+      expect(secretFile(d, c, env(c, TLS_ENV.ca)!)).toEqual({ secret: 'gradfleet-tls', key: 'ca.crt' });
+      expect(secretFile(d, c, env(c, TOKEN_FILE_ENV)!)).toEqual({ secret: 'gradfleet-join-token', key: 'join-token' });
+      expect(d.spec!.template.spec!.securityContext?.fsGroup).toBe(1000);
+    });
+
+    it('gives every worker the CA, its client certificate and the token, never the server key', () => {
+      const d = worker();
+      const w = onlyContainer(d);
+      expect(secretFile(d, w, env(w, TLS_ENV.ca)!)).toEqual({ secret: 'gradfleet-tls', key: 'ca.crt' });
+      expect(secretFile(d, w, env(w, TLS_ENV.cert)!)).toEqual({ secret: 'gradfleet-tls', key: 'worker.crt' });
+      expect(secretFile(d, w, env(w, TLS_ENV.key)!)).toEqual({ secret: 'gradfleet-tls', key: 'worker.key' });
+      expect(secretFile(d, w, env(w, TOKEN_FILE_ENV)!)).toEqual({ secret: 'gradfleet-join-token', key: 'join-token' });
+      const keys = (d.spec!.template.spec!.volumes ?? []).flatMap((v) => v.secret?.items?.map((i) => i.key) ?? []);
+      expect(keys).not.toContain('server.key');
+      expect(keys).not.toContain('ca.key');
+      expect(argValue(w, '--device')).toBe('cpu');
+      expect(argValue(w, '--coordinator')).toBe('gradfleet-coordinator:7070');
+      expect(d.spec!.template.spec!.securityContext?.fsGroup).toBe(1000);
+    });
+
+    it('probes the coordinator over mutual TLS with exec probes (the built-in grpc probe speaks plaintext only)', () => {
+      const d = coordinator();
+      const c = onlyContainer(d);
+      const port = Number(argValue(c, '--port'));
+      for (const [kind, probe] of [['startup', c.startupProbe], ['readiness', c.readinessProbe], ['liveness', c.livenessProbe]] as const) {
+        expect(probe?.grpc, `${kind} probe`).toBeUndefined();
+        const [node, script, address, service] = probe!.exec!.command!;
+        expect([node, script, address], `${kind} probe`).toEqual(['node', '/app/deploy/docker/health-probe.mjs', `127.0.0.1:${port}`]);
+        expect(['', HEALTH_SERVICE]).toContain(service ?? '');
+        expect(probe!.timeoutSeconds, `${kind} probe timeout`).toBeGreaterThanOrEqual(2);
+      }
+      expect(c.readinessProbe!.exec!.command![3]).toBe(HEALTH_SERVICE);
+      // The probe's CA and client certificate (health-probe.mjs reads GRADFLEET_PROBE_TLS_*).
+      expect(secretFile(d, c, env(c, 'GRADFLEET_PROBE_TLS_CA')!)).toEqual({ secret: 'gradfleet-tls', key: 'ca.crt' });
+      expect(secretFile(d, c, env(c, 'GRADFLEET_PROBE_TLS_CERT')!)).toEqual({ secret: 'gradfleet-tls', key: 'worker.crt' });
+      expect(secretFile(d, c, env(c, 'GRADFLEET_PROBE_TLS_KEY')!)).toEqual({ secret: 'gradfleet-tls', key: 'worker.key' });
     });
   });
 });

@@ -74,6 +74,12 @@ describe('live feed', () => {
 });
 
 describe('workers table', () => {
+  it("shows worker ids without their secret part (an id is a worker's credential)", () => {
+    const rows = new WorkersTable().update([{ id: 'w1-abc123.SECRETsecretSECRET', name: 'a', device: 'cpu', threads: 1, state: 'training', registeredAt: 1, lastSeen: 2 }], new Map());
+    expect(rows.map((r) => r.id)).toEqual(['w1-abc123']);
+    expect(JSON.stringify(rows)).not.toContain('SECRET');
+  });
+
   it('keeps a worker that left as gone, with its tally, in registration order', () => {
     const table = new WorkersTable();
     const w = (id: string, registeredAt: number) => ({ id, name: id, device: 'cpu', threads: 2, state: 'training' as const, registeredAt, lastSeen: registeredAt + 5 });
