@@ -145,7 +145,9 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   // written after it, so that a job that fails to load does not claim the directory.
   const known = readIdentity(runDir, job, () => hasCheckpointFiles(runDir));
   const loaded = await loadJob(job, o.source, o.baseDir, { ...(o.allowDirs ? { allowDirs: o.allowDirs } : {}), ...(o.maxModelBytes !== undefined ? { maxModelBytes: o.maxModelBytes } : {}) });
-  const progress = terminalProgress(plannedSteps(job, loaded.trainIndices.length));
+  // Steps each run schedules: a bagging member trains on its bootstrap sample, round(sample_fraction · N) samples (plan/bootstrap.ts).
+  const plan = plannedSteps(job, job.ensemble ? Math.round(job.ensemble.sample_fraction * loaded.trainIndices.length) : loaded.trainIndices.length);
+  const progress = terminalProgress(plan);
   const scheduler = new Scheduler();
   // Prometheus' view (--metrics-port): step and evaluation lines as they are written, the pool,
   // bytes and task moves read from their owners when scraped.
@@ -220,9 +222,6 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
   const metricsServer = metrics ? await serveMetrics(metrics.registry, o.metricsHost ?? o.host, o.metricsPort!) : undefined;
   const paramValues = loaded.training.params.reduce((a, p) => a + p.init.length, 0);
   if (o.uiPort !== undefined) {
-    // A bagging member trains on its bootstrap sample: round(sample_fraction · N) samples (plan/bootstrap.ts).
-    const perRun = job.ensemble ? Math.round(job.ensemble.sample_fraction * loaded.trainIndices.length) : loaded.trainIndices.length;
-    const plan = plannedSteps(job, perRun);
     dashboard = await startLiveDashboard({
       host: o.uiHost ?? '127.0.0.1',
       port: o.uiPort,

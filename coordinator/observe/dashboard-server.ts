@@ -90,6 +90,8 @@ export async function serveDashboard(o: DashboardOptions): Promise<DashboardServ
     } catch {
       return sendJson(res, 400, { error: `malformed URL: ${req.url}` });
     }
+    // HEAD /api/live: whether there is a live job, without its whole history.
+    if (req.method === 'HEAD' && path === '/api/live') return void res.writeHead(o.feed ? 200 : 404).end();
     if (req.method !== 'GET') return sendJson(res, 405, { error: `${req.method} is not served: the dashboard is read-only` });
     const asset = assets.get(path);
     if (asset) {

@@ -124,17 +124,19 @@ export class LiveFeed {
 
   /** Drops every other step record of `run`, keeping its newest. */
   private thin(run: string): void {
-    let seen = 0;
     const total = this.stepsPerRun.get(run) ?? 0;
+    let seen = 0;
     let kept = 0;
-    for (let i = 0, w = 0; i < this.records.length; i++) {
-      const r = this.records[i]!;
-      const isRunStep = r.type === 'step' && r.run === run;
-      const keep = !isRunStep || (total - ++seen) % 2 === 0;
-      if (keep) this.records[w++] = r;
-      if (keep && isRunStep) kept++;
-      if (i === this.records.length - 1) this.records.length = w;
+    let w = 0;
+    for (const r of this.records) {
+      if (r.type === 'step' && r.run === run) {
+        // Counted from the newest: it, and every second one before it, stay.
+        if ((total - ++seen) % 2 !== 0) continue;
+        kept++;
+      }
+      this.records[w++] = r;
     }
+    this.records.length = w;
     this.stepsPerRun.set(run, kept);
   }
 }

@@ -40,6 +40,20 @@ export function rungSteps(config: AshaConfig): number[] {
   return steps;
 }
 
+/**
+ * The rule at one rung: with `value` recorded among `others` (the other values at that rung),
+ * whether it is among the best max(1, ⌊n/η⌋) of the n values; ties favour it.
+ */
+export function amongBestAtRung(value: number, others: Iterable<number>, reductionFactor: number, mode: 'min' | 'max'): boolean {
+  let n = 1;
+  let better = 0;
+  for (const v of others) {
+    n++;
+    if (mode === 'min' ? v < value : v > value) better++;
+  }
+  return better < Math.max(1, Math.floor(n / reductionFactor));
+}
+
 export class AshaPruner {
   readonly rungSteps: readonly number[];
   /** rungs[k]: trial → value recorded at rung k. */
@@ -62,8 +76,9 @@ export class AshaPruner {
     for (let k = 0; k < this.rungSteps.length && this.rungSteps[k]! <= step; k++) {
       const rung = this.rungs[k]!;
       if (rung.has(trial)) continue;
+      const others = [...rung.values()];
       rung.set(trial, value);
-      if (!this.amongBest(rung, value)) return this.prune(trial);
+      if (!amongBestAtRung(value, others, this.config.reduction_factor, this.mode)) return this.prune(trial);
     }
     return 'continue';
   }
@@ -88,13 +103,6 @@ export class AshaPruner {
     snapshot.rungs.forEach((r, k) => r.values.forEach(([trial, value]) => p.rungs[k]!.set(trial, value)));
     snapshot.pruned.forEach((t) => p.pruned.add(t));
     return p;
-  }
-
-  private amongBest(rung: ReadonlyMap<number, number>, value: number): boolean {
-    const keep = Math.max(1, Math.floor(rung.size / this.config.reduction_factor));
-    let better = 0;
-    for (const v of rung.values()) if (this.mode === 'min' ? v < value : v > value) better++;
-    return better < keep;
   }
 
   private prune(trial: number): AshaDecision {

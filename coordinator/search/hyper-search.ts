@@ -29,7 +29,7 @@ import type { EvalSums } from '../run/run-records.js';
 import type { PhaseSpec } from '../run/task.js';
 import type { SearchConfig } from './space.js';
 import { createSampler, type Sampler, type TrialResult } from './sampler.js';
-import { AshaPruner, rungSteps } from './asha.js';
+import { amongBestAtRung, rungSteps } from './asha.js';
 import { checkSearchPaths, trialJob } from './trial-config.js';
 import { logSearchEvent, readSearchState, writeSearchState, type SearchStateFile, type TrialRecord } from './search-state.js';
 import { rankTrials, searchSummary, type SearchSummary } from './ranking.js';
@@ -184,9 +184,9 @@ export class HyperSearch {
         if (earlier.decision === 'prune') return pruneReason(earlier.step, metric, earlier.value);
         continue;
       }
-      const values = peers.flatMap((t) => t.rungs.filter((r) => r.step === rung).map((r) => [t.trial, r.value] as [number, number]));
-      const pruner = AshaPruner.restore(asha, mode, { rungs: rungSteps(asha).map((s) => ({ step: s, values: s === rung ? values : [] })), pruned: [] });
-      const decision = pruner.report(record.trial, rung, value);
+      const values = peers.flatMap((t) => t.rungs.filter((r) => r.step === rung).map((r) => r.value));
+      // A non-finite value (a diverged trial) is pruned at once, as asha.ts's pruner does.
+      const decision = Number.isFinite(value) && amongBestAtRung(value, values, asha.reduction_factor, mode) ? 'continue' : 'prune';
       record.rungs.push({ step: rung, value, decision });
       this.save({ event: 'rung', trial: record.trial, step: rung, value, decision, peers: values.length });
       if (decision === 'prune') return pruneReason(rung, metric, value);

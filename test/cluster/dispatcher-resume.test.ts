@@ -5,6 +5,7 @@
  * does not send its workers away.
  */
 import { describe, expect, it } from 'vitest';
+import { trainResultHeader } from '../helpers/result-header.js';
 import { pino } from 'pino';
 import { Dispatcher, type ClusterRun } from '../../coordinator/dispatch/dispatcher.js';
 import { Scheduler } from '../../coordinator/dispatch/scheduler.js';
@@ -12,7 +13,7 @@ import { WorkerRegistry, type WorkerInfo } from '../../coordinator/dispatch/work
 import type { JobPackage } from '../../shared/cluster/job-wire.js';
 import type { PhaseSpec, TaskSpec } from '../../coordinator/run/task.js';
 import { Arena } from '../../shared/kernels/index.js';
-import { TaskKind, type ResultHeader } from '../../shared/proto/gen/cluster.js';
+import { type ResultHeader } from '../../shared/proto/gen/cluster.js';
 
 /**
  * A run of `steps` steps of one micro-batch; its phases are `train:<version>`. It takes no
@@ -69,20 +70,7 @@ function dispatcher(runs: ClusterRun[]) {
   });
 }
 
-const header = (workerId: string, t: TaskSpec): ResultHeader => ({
-  workerId,
-  jobId: 'job-1',
-  runId: t.runId,
-  step: t.step,
-  microbatch: t.index,
-  kind: TaskKind.TRAIN,
-  paramVersion: t.step,
-  leaves: t.leaves.map((l) => ({ count: l.indices.length, loss: 1, headLosses: [1], headNormalizers: [], correct: 0, hasCorrect: false })),
-  computeMs: 1,
-  codec: 'none',
-  phase: t.phase,
-  wantNext: false,
-});
+const header = (workerId: string, t: TaskSpec): ResultHeader => trainResultHeader(workerId, 'job-1', t);
 
 async function task(d: Dispatcher, w: string): Promise<TaskSpec> {
   const r = await d.nextTask(w, 'job-1', 0, []);

@@ -6,6 +6,7 @@
  * vector for good.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { trainResultHeader } from '../helpers/result-header.js';
 import { credentials, Server, ServerCredentials, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { Dispatcher, type ClusterRun } from '../../coordinator/dispatch/dispatcher.js';
@@ -17,7 +18,7 @@ import { encodeTensorChunks } from '../../shared/cluster/tensor-stream.js';
 import type { JobPackage } from '../../shared/cluster/job-wire.js';
 import type { PhaseSpec, TaskSpec } from '../../coordinator/run/task.js';
 import { Arena } from '../../shared/kernels/index.js';
-import { TaskKind, type ResultChunk, type ResultHeader, type SubmitReply } from '../../shared/proto/gen/cluster.js';
+import { type ResultChunk, type ResultHeader, type SubmitReply } from '../../shared/proto/gen/cluster.js';
 
 /** A run of one step of one micro-batch that never completes it (the tests only upload). */
 class OneStep implements ClusterRun {
@@ -80,20 +81,7 @@ async function serve() {
   return { d, arena, client, workerId, task: r.task };
 }
 
-const header = (workerId: string, t: TaskSpec): ResultHeader => ({
-  workerId,
-  jobId: 'job-1',
-  runId: t.runId,
-  step: t.step,
-  microbatch: t.index,
-  kind: TaskKind.TRAIN,
-  paramVersion: t.step,
-  leaves: t.leaves.map((l) => ({ count: l.indices.length, loss: 1, headLosses: [1], headNormalizers: [], correct: 0, hasCorrect: false })),
-  computeMs: 1,
-  codec: 'none',
-  phase: t.phase,
-  wantNext: false,
-});
+const header = (workerId: string, t: TaskSpec): ResultHeader => trainResultHeader(workerId, 'job-1', t);
 
 async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;

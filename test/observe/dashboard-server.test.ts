@@ -99,6 +99,7 @@ describe('dashboard server', () => {
     expect(got[1]![1]).toEqual({ type: 'step', run: 'live', step: 2, loss: 2.1, time: 2 });
     expect(got[2]![1]).toMatchObject({ at: 3, workers: [{ id: 'w1', microbatches: 8 }] });
     expect(got[3]![1]).toEqual({ state: 'finished', reason: 'job finished', summaryLines: ['live: done'] });
+    expect((await fetch(new URL('/api/live', server.url), { method: 'HEAD' })).status).toBe(200);
     expect(await (await fetch(new URL('/api/live', server.url))).json()).toMatchObject({ records: [{ step: 1 }, { step: 2 }], status: { state: 'finished' } });
   });
 
@@ -122,8 +123,9 @@ describe('dashboard server', () => {
       const res = await fetch(new URL(`/api/runs/${bad}`, server.url));
       expect(res.status, bad).toBe(404);
     }
-    // Without a live job the page learns it from these two.
+    // Without a live job the page learns it from these (HEAD is what the page asks).
     expect((await fetch(new URL('/api/live', server.url))).status).toBe(404);
+    expect((await fetch(new URL('/api/live', server.url), { method: 'HEAD' })).status).toBe(404);
     expect((await fetch(new URL('/api/events', server.url))).status).toBe(404);
   });
 

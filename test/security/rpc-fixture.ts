@@ -6,6 +6,7 @@
  * run's observable state (parameters, arena, scheduler, the honest workers), to compare before
  * and after hostile input. `raw` is a client that sends arbitrary bytes as any method's messages.
  */
+import { trainResultHeader } from '../helpers/result-header.js';
 import { createHash } from 'node:crypto';
 import { credentials, makeGenericClientConstructor, Metadata, Server, ServerCredentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import { pino } from 'pino';
@@ -19,7 +20,7 @@ import { encodeTensorChunks } from '../../shared/cluster/tensor-stream.js';
 import type { JobPackage } from '../../shared/cluster/job-wire.js';
 import { taskKey, type PhaseSpec, type TaskResult, type TaskSpec } from '../../coordinator/run/task.js';
 import { Arena } from '../../shared/kernels/index.js';
-import { TaskKind, type ResultChunk, type ResultHeader, type SubmitReply } from '../../shared/proto/gen/cluster.js';
+import { type ResultChunk, type ResultHeader, type SubmitReply } from '../../shared/proto/gen/cluster.js';
 
 export const JOB_ID = 'job-sec';
 /** Small chunks, so that a result is several chunks per tensor. */
@@ -84,21 +85,7 @@ export const job = {
 const info = { name: 'honest', device: 'cpu', deviceDetail: 'cpu', threads: 1, version: 'test' };
 
 export function headerFor(workerId: string, t: TaskSpec, over: Partial<ResultHeader> = {}): ResultHeader {
-  return {
-    workerId,
-    jobId: JOB_ID,
-    runId: t.runId,
-    step: t.step,
-    microbatch: t.index,
-    kind: TaskKind.TRAIN,
-    paramVersion: t.step,
-    leaves: t.leaves.map((l) => ({ count: l.indices.length, loss: 1, headLosses: [1], headNormalizers: [], correct: 0, hasCorrect: false })),
-    computeMs: 1,
-    codec: 'none',
-    phase: t.phase,
-    wantNext: false,
-    ...over,
-  };
+  return trainResultHeader(workerId, JOB_ID, t, over);
 }
 
 /** A task's gradients: value v·(i+1)/1000 for worker-distinct v. */

@@ -320,7 +320,7 @@ async function route(hasLive) {
 }
 
 (async () => {
-  const hasLive = (await fetch('/api/live', { method: 'GET' })).ok;
+  const hasLive = (await fetch('/api/live', { method: 'HEAD' })).ok;
   await fillPicker(hasLive);
   window.addEventListener('hashchange', () => route(hasLive));
   await route(hasLive);
