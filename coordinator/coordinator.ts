@@ -15,7 +15,8 @@
  * unfinished (run-dir/default.ts; `--fresh` starts a new one).
  *
  * Security (docs/security.md): the server speaks TLS or mutual TLS when given certificates, and
- * with a join token every call but health checks must carry it (UNAUTHENTICATED otherwise).
+ * with a join token Register, GetJob and GetData must carry it (UNAUTHENTICATED otherwise); the
+ * other calls are authorized by the worker id Register issued.
  * Local workers get a random token per start through their environment.
  *
  * The bound address and the run directory are printed on stdout (one line each), so scripts
@@ -115,7 +116,7 @@ export interface CoordinatorOptions {
   /** Serve TLS (mutual TLS when it carries a CA); plaintext when undefined (loopback only). */
   tls?: TlsMaterial;
   /**
-   * The join token every call must carry (shared/security/join-token.ts). Without one, a start
+   * The join token a worker must show to register and fetch the job and data (shared/security/join-token.ts). Without one, a start
    * with local workers makes a random one for them (so a local cluster is closed to others).
    */
   token?: string;

@@ -4,7 +4,7 @@
  *
  * With --tls-ca the worker connects over TLS and verifies the coordinator against that CA; with
  * --tls-cert/--tls-key it also presents a client certificate (mutual TLS). The join token
- * (--token-file, or $GRADFLEET_JOIN_TOKEN) goes with every call; a coordinator that refuses it
+ * (--token-file, or $GRADFLEET_JOIN_TOKEN) goes with Register, GetJob and GetData; a coordinator that refuses it
  * (UNAUTHENTICATED) ends the worker at once with exit 1 and the reason.
  *
  * A worker needs only the coordinator's address: it receives the job, the graphs and the data

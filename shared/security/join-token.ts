@@ -1,6 +1,7 @@
 /**
- * The join token: a shared secret every call to a coordinator (or relay) carries in its
- * metadata as `authorization: Bearer <token>`. The server compares SHA-256 digests in constant
+ * The join token: a shared secret the calls that hand out a worker id, the job or the data
+ * (TOKEN_METHODS) carry in their metadata as `authorization: Bearer <token>`; the rest are
+ * authorized by the worker id Register issued. The server compares SHA-256 digests in constant
  * time (crypto.timingSafeEqual), refuses a missing or wrong token with UNAUTHENTICATED before any
  * handler runs (so the caller gets nothing: no registration, job, data, parameters or task), and
  * logs a refusal once per peer address. The gRPC health service stays open (Kubernetes probes
@@ -20,8 +21,14 @@ export const TOKEN_FILE_ENV = 'GRADFLEET_TOKEN_FILE';
 export const AUTH_METADATA = 'authorization';
 /** Shorter tokens are refused: a join token must be a secret, not a password to guess. */
 export const MIN_TOKEN_LENGTH = 16;
-/** Calls to these services need no token (Kubernetes' gRPC probes carry none). */
-export const OPEN_SERVICES: readonly string[] = ['/grpc.health.v1.Health/'];
+/**
+ * The calls that must carry the token: the ones a caller without a worker id can make, and that
+ * hand out the job, the data or a worker id. Every other call names the worker id Register
+ * issued, a 96-bit credential (dispatch/worker-registry.ts), and is refused without a known one;
+ * those calls (the training loop's: NextTask, SubmitResult, GetParams, Heartbeat) pass with no
+ * interception. Health checks stay open (Kubernetes' gRPC probes carry no token).
+ */
+export const TOKEN_METHODS: ReadonlySet<string> = new Set(['/gradfleet.v1.Coordinator/Register', '/gradfleet.v1.Coordinator/GetJob', '/gradfleet.v1.Coordinator/GetData']);
 
 /** A new random join token: 32 bytes as 64 hex digits. */
 export function newJoinToken(): string {
@@ -98,7 +105,9 @@ export function joinTokenInterceptor(token: string, log: Logger): ServerIntercep
     log.warn({ peer: host, method, reason }, 'refused a call without a valid join token (UNAUTHENTICATED; logged once per peer address)');
   };
   return (method, call) => {
-    if (OPEN_SERVICES.some((s) => method.path.startsWith(s))) return new ServerInterceptingCall(call);
+    // grpc-js chains whatever implements the call interface (its types name the class): the
+    // training loop's calls go on unwrapped.
+    if (!TOKEN_METHODS.has(method.path)) return call as ServerInterceptingCall;
     let refusedCall = false;
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
@@ -120,13 +129,15 @@ export function joinTokenInterceptor(token: string, log: Logger): ServerIntercep
   };
 }
 
-/** A client interceptor that adds the token to every call's metadata. */
+/** A client interceptor that adds the token to the metadata of the calls that need it (TOKEN_METHODS). */
 export function bearerInterceptor(token: string): Interceptor {
-  return (options, nextCall) =>
-    new InterceptingCall(nextCall(options), {
+  return (options, nextCall) => {
+    if (!TOKEN_METHODS.has(options.method_definition.path)) return nextCall(options) as InterceptingCall;
+    return new InterceptingCall(nextCall(options), {
       start: (metadata, listener, next) => {
         metadata.set(AUTH_METADATA, `Bearer ${token}`);
         next(metadata, listener);
       },
     });
+  };
 }

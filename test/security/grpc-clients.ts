@@ -45,6 +45,17 @@ export function getJob(address: string, creds: ChannelCredentials, metadata = ne
   });
 }
 
+/** One NextTask call under a worker id (no token: the training loop's calls are authorized by the id). */
+export function nextTask(address: string, creds: ChannelCredentials, workerId: string, jobId: string): Promise<Outcome<unknown>> {
+  const client = new CoordinatorClient(address, creds);
+  return new Promise((resolve) =>
+    client.nextTask({ workerId, jobId, waitMs: 0, holding: [] }, new Metadata(), { deadline: Date.now() + 5_000 }, (e, r) => {
+      client.close();
+      resolve(e ? { ok: false, code: (e as ServiceError).code, details: (e as ServiceError).details } : { ok: true, reply: r });
+    }),
+  );
+}
+
 /** grpc.health.v1 Check for a service, without any token. */
 export function healthStatus(address: string, creds: ChannelCredentials, service: string): Promise<string> {
   const Health = makeClientConstructor(healthService as never, 'grpc.health.v1.Health');

@@ -11,7 +11,7 @@ import { credentials, Metadata, status as Status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { loadJoinToken, peerHost, tokenProblem } from '../../shared/security/join-token.js';
 import { startCluster, tinyJob } from '../cluster/harness.js';
-import { bearer, healthStatus, register } from './grpc-clients.js';
+import { bearer, healthStatus, nextTask, register } from './grpc-clients.js';
 
 const TOKEN = '0123456789abcdef0123456789abcdef';
 const expected = createHash('sha256').update(TOKEN).digest();
@@ -71,6 +71,11 @@ describe('a local cluster (coordinator start --local-workers 2)', () => {
       const guessed = await register(cluster.address, credentials.createInsecure(), bearer(TOKEN));
       expect(guessed).toMatchObject({ ok: false, code: Status.UNAUTHENTICATED, details: 'wrong join token' });
       expect(await healthStatus(cluster.address, credentials.createInsecure(), '')).toBe('SERVING');
+      // The training loop's calls carry no token: only a worker id Register issued opens them.
+      const jobId = /\(job (\S+),/.exec(cluster.output())?.[1] ?? '';
+      expect(jobId).not.toBe('');
+      const forged = await nextTask(cluster.address, credentials.createInsecure(), `w1-${'a'.repeat(6)}`, jobId);
+      expect(forged).toMatchObject({ ok: false, code: Status.NOT_FOUND });
       const r = await cluster.wait(50_000);
       expect(r.exitCode, cluster.output()).toBe(0);
       const log = cluster.coordinatorLog();
