@@ -35,6 +35,7 @@ import { datasetMeta, packageJob } from '../shared/cluster/job-wire.js';
 import { DEFAULT_CHUNK_BYTES } from '../shared/cluster/tensor-stream.js';
 import type { JobConfig } from './job/schema.js';
 import { loadJob, type LoadedJob } from './job/load.js';
+import { adversarialMeta } from './job/adversarial.js';
 import { Scheduler } from './dispatch/scheduler.js';
 import { WorkerRegistry } from './dispatch/worker-registry.js';
 import { Arena } from '../shared/kernels/index.js';
@@ -199,9 +200,12 @@ async function runJob(o: CoordinatorOptions, runDir: string): Promise<number> {
       // Workers size their buffers by a step's micro-batches: a search's trials may use a larger global batch.
       microbatchesPerStep: Math.ceil(largestGlobalBatch(job, job.search) / job.batch.micro),
       dataset: datasetMeta(loaded.dataset),
+      ...(job.augment ? { augment: job.augment } : {}),
+      ...(job.adversarial ? { adversarial: adversarialMeta(job.adversarial, job.seed) } : {}),
     },
     loaded.training,
     loaded.evaluation,
+    loaded.attack,
   );
   const dispatcher = new Dispatcher({
     jobId,

@@ -156,7 +156,7 @@ export class CoordinatorConnection {
       if (g.got !== g.total) throw new JobMetadataError(`${name} graph: received ${g.got} of ${g.total} bytes`);
       return Buffer.concat(g.parts);
     };
-    return { metadata, trainModel: bytes('train'), evalModel: bytes('eval') };
+    return { metadata, trainModel: bytes('train'), evalModel: bytes('eval'), ...(metadata.attack ? { attackModel: bytes('attack') } : {}) };
   }
 
   /** One part of the dataset ('features' or 'labels') as raw 4-byte values. */

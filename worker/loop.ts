@@ -250,7 +250,7 @@ export class Worker {
           if (!current) continue;
         }
         const task = current.task;
-        const computing = this.ctx!.thread.run({ kind: task.kind, node: task.node, k: task.k, leaves: task.leaves, ...(task.dropout !== undefined ? { dropout: task.dropout } : {}), weights: { runId: task.runId, version: task.version, buffer: current.weights.buffer } });
+        const computing = this.ctx!.thread.run({ kind: task.kind, node: task.node, k: task.k, leaves: task.leaves, split: task.split, ...(task.dropout !== undefined ? { dropout: task.dropout } : {}), ...(task.augmentSeed !== undefined ? { augmentSeed: task.augmentSeed } : {}), weights: { runId: task.runId, version: task.version, buffer: current.weights.buffer } });
         // Awaited below; this keeps an early rejection from counting as unhandled meanwhile.
         computing.catch(() => {});
         // The result's upload call is opened now, so that its setup is done when the result is,
@@ -406,6 +406,7 @@ export class Worker {
           correct: l.correct ?? 0,
           hasCorrect: l.correct !== undefined,
           ...(l.nonFinite ? { nonFinite: l.nonFinite } : {}),
+          attacks: l.attacks ?? [],
         }),
       ),
       wantNext: wantNext && !this.stopReason,

@@ -18,6 +18,8 @@ export interface WorkTask {
   split: string;
   /** The run's dropout probability, when it is not the graph's. */
   dropout?: number;
+  /** Train with augmentation: the step's augmentation seed. */
+  augmentSeed?: number;
 }
 
 export class MalformedTaskError extends Error {
@@ -48,6 +50,7 @@ export function workTaskFrom(t: Task): WorkTask {
     leaves,
     split: t.evalSplit,
     ...(t.dropout !== undefined ? { dropout: checkedDropout(t.dropout, key) } : {}),
+    ...(t.augmentSeed !== undefined ? { augmentSeed: t.augmentSeed } : {}),
   };
 }
 

@@ -4,6 +4,7 @@ import { gradientStepSection } from './gradient-step.js';
 import { torchReferenceSection } from './torch-reference.js';
 import { torchDdpSection } from './torch-ddp.js';
 import { localLoopSection } from './local-loop.js';
+import { augmentSection } from './augment.js';
 import { aggregateUpdateSection } from './aggregate-update.js';
 import { clusterSection } from './cluster.js';
 import { scaleSection } from './scale.js';
@@ -14,6 +15,8 @@ export const SECTIONS: readonly BenchSection[] = [
   torchReferenceSection,
   torchDdpSection,
   localLoopSection,
+  // Augmentation against the CNN step it precedes: seconds.
+  augmentSection,
   aggregateUpdateSection,
   clusterSection,
   // Simulated workers against one coordinator and through relays: a few minutes.

@@ -356,6 +356,10 @@ export class Dispatcher {
     if (h.leaves.length !== spec.leaves.length) throw new MalformedResultError(`result for task ${key} reports ${h.leaves.length} leaves; the task has ${spec.leaves.length}`);
     h.leaves.forEach((leaf, j) => {
       if (leaf.count !== spec.leaves[j]!.indices.length) throw new MalformedResultError(`result for task ${key}: leaf ${j} covers ${leaf.count} samples; the task gave it ${spec.leaves[j]!.indices.length}`);
+      // Attack figures: none, or one per evaluation attack of the job, each a count within the shard.
+      const attacks = this.o.job.metadata.adversarial?.evaluate.length ?? 0;
+      if (leaf.attacks.length > 0 && (spec.kind !== 'eval' || leaf.attacks.length !== attacks)) throw new MalformedResultError(`result for task ${key}: leaf ${j} reports ${leaf.attacks.length} attack figures; the job evaluates ${spec.kind === 'eval' ? attacks : 0} attacks on this task`);
+      for (const a of leaf.attacks) if (!(Number.isInteger(a.correct) && a.correct >= 0 && a.correct <= leaf.count && Number.isFinite(a.loss))) throw new MalformedResultError(`result for task ${key}: leaf ${j} reports ${a.correct} adversarial examples right of ${leaf.count}, loss ${a.loss}`);
     });
     // Authority, before any tensor is read or any vector taken: only a holder of the task may
     // send its result. A task that already has one answers as a duplicate (a backup's result).
@@ -388,6 +392,7 @@ export class Dispatcher {
       headNormalizers: l.headNormalizers,
       correct: l.hasCorrect ? l.correct : undefined,
       ...(l.nonFinite ? { nonFinite: { param: l.nonFinite.param, element: l.nonFinite.element, value: l.nonFinite.value } } : {}),
+      ...(l.attacks.length > 0 ? { attacks: l.attacks.map((a) => ({ correct: a.correct, loss: a.loss })) } : {}),
     }));
     const result: TaskResult = { leaves, vector: e.into, workerId: h.workerId, computeMs: h.computeMs };
     const paramCount = this.o.job.metadata.train.params.length;

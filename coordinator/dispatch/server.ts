@@ -68,6 +68,7 @@ export function taskMessage(jobId: string, spec: TaskSpec): Task {
     leafSizes: spec.leaves.map((l) => l.indices.length),
     maskSeeds: spec.leaves.map((l) => l.maskSeed),
     ...(spec.dropout !== undefined ? { dropout: spec.dropout } : {}),
+    ...(spec.augmentSeed !== undefined ? { augmentSeed: spec.augmentSeed } : {}),
   };
 }
 
@@ -233,12 +234,14 @@ function submitResultHandler(d: Dispatcher, failed: (method: string, err: unknow
   };
 }
 
-/** The job package as GetJob chunks: metadata first, then the train graph's bytes, then the eval graph's. */
+/** The job package as GetJob chunks: metadata first, then the train graph's bytes, then the eval graph's (then the attack graph's, when the job has one). */
 function jobChunks(d: Dispatcher): JobChunk[] {
-  const { metadata, trainModel, evalModel } = d.job;
+  const { metadata, trainModel, evalModel, attackModel } = d.job;
   const limit = metadata.chunkBytes;
   const chunks: JobChunk[] = [{ metadataJson: JSON.stringify(metadata), graph: '', data: Buffer.alloc(0), offset: 0, total: 0 }];
-  for (const [graph, bytes] of [['train', trainModel], ['eval', evalModel]] as const) {
+  const graphs: [string, Uint8Array][] = [['train', trainModel], ['eval', evalModel]];
+  if (attackModel) graphs.push(['attack', attackModel]);
+  for (const [graph, bytes] of graphs) {
     for (let offset = 0; offset < bytes.length; offset += limit) {
       const end = Math.min(bytes.length, offset + limit);
       chunks.push({ metadataJson: '', graph, data: Buffer.from(bytes.subarray(offset, end)), offset, total: bytes.length });

@@ -14,6 +14,6 @@ export function tasksOf(phase: PhaseSpec, workers: number): TaskSpec[] {
   if (k === 0) return [];
   return nodesAtLevel(k, taskLevel(k, Math.max(1, workers))).map((node, index) => {
     const { begin, end } = nodeRange(node, k);
-    return { runId: phase.runId, phase: phase.name, kind: phase.kind, step: phase.step, index, node, k, leaves: phase.leaves.slice(begin, end), ...(phase.split ? { split: phase.split } : {}), ...(phase.dropout !== undefined ? { dropout: phase.dropout } : {}) };
+    return { runId: phase.runId, phase: phase.name, kind: phase.kind, step: phase.step, index, node, k, leaves: phase.leaves.slice(begin, end), ...(phase.split ? { split: phase.split } : {}), ...(phase.dropout !== undefined ? { dropout: phase.dropout } : {}), ...(phase.augmentSeed !== undefined ? { augmentSeed: phase.augmentSeed } : {}) };
   });
 }

@@ -17,5 +17,8 @@ export function defaultJob(): JobInput {
     optimizer: { kind: 'adam', lr: 0.001 },
     eval: { every: 'epoch' },
     early_stopping: { monitor: 'val_accuracy', patience: 3, min_delta: 0.001, restore_best: true },
+    // Digits keep their label under small shifts and rotations; a horizontal flip does not (a
+    // mirrored 2, 3, 4, 5, 7 or 9 is no digit, or another one), so the default leaves it out.
+    augment: { shift: { max_pixels: 2, p: 0.5 }, rotate: { max_degrees: 10, p: 0.5 } },
   };
 }

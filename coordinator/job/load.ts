@@ -25,6 +25,11 @@ import { datasetFingerprint } from '../../shared/data/fingerprint.js';
 import type { WireDataset } from '../../shared/cluster/job-wire.js';
 import { confinePath, jobPathPolicy, type PathPolicy } from '../../shared/security/paths.js';
 import { jobSchema, type JobConfig, type JobInput } from './schema.js';
+import { evaluationAttacks, trainingAttack } from './adversarial.js';
+import { compileAttack, type AttackGraph } from '../../shared/autodiff/compile-attack.js';
+import { planAugmentation } from '../../shared/augment/augment.js';
+import { DT } from '../../shared/onnx/tensor.js';
+import { withFakeQuant } from '../../shared/quantize/fake-quant.js';
 
 export interface LoadedJob {
   config: JobConfig;
@@ -41,6 +46,8 @@ export interface LoadedJob {
   heads: HeadSpec[];
   training: TrainingGraph;
   evaluation: EvalGraph;
+  /** With adversarial evaluation: the inference-mode graph with grad:<input> the attacks differentiate. */
+  attack?: AttackGraph;
   /**
    * Every sample the job uses (training data, then a separate test set if the source has one).
    * With `workers.data: local` it also says how workers load it themselves (see WireDataset).
@@ -90,17 +97,33 @@ export async function loadJob(config: JobConfig, source: string, baseDir: string
   const { forward, heads } = forwardModel(config, baseDir, paths, options.maxModelBytes);
   const freeze = config.model.freeze === undefined ? undefined : new RegExp(config.model.freeze);
   const correct = heads.some((h) => h.loss === 'cross-entropy');
-  const training = compileTraining(forward, { heads, freeze, reduction: 'sum', dropout: 'mask-input', correct });
-  const evaluation = compileEval(forward, { heads, freeze, correct });
+  const adversarial = config.adversarial;
+  // Adversarial training reads the training graph's grad:<input>; adversarial evaluation its own inference-mode graph.
+  const input = adversarial ? attackableInput(forward, heads, source) : undefined;
+  const inputGradients = adversarial && trainingAttack(adversarial) && input ? [input] : undefined;
+  // Quantization-aware training trains and scores the fake-quantized model; the export is the plain forward's.
+  const trained = config.model.qat ? withFakeQuant(forward, config.model.qat) : forward;
+  const training = compileTraining(trained, { heads, freeze, reduction: 'sum', dropout: 'mask-input', correct, ...(inputGradients ? { inputGradients } : {}) });
+  const evaluation = compileEval(trained, { heads, freeze, correct });
+  const attack = adversarial && evaluationAttacks(adversarial).length > 0 ? compileAttack(trained, { heads, ...(freeze ? { freeze } : {}) }) : undefined;
   const searchesDropout = config.search?.params.some((p) => p.path === 'model.dropout') ?? false;
   if ((config.model.dropout !== undefined || searchesDropout) && training.dropoutMasks.length === 0) {
     throw new ConfigError(source, [`${config.model.dropout !== undefined ? 'model.dropout' : 'search.params.model.dropout'}: the model has no dropout layer to set the probability of`]);
   }
   const data = await prepareJobData(config.data, { baseDir, paths }, config.seed);
+  if (config.augment) {
+    // A shape that is not an image fails here, naming augment.image_shape, not on every worker.
+    try {
+      planAugmentation(config.augment, data.dataset.featureShape);
+    } catch (e) {
+      throw new ConfigError(source, [(e as Error).message]);
+    }
+    if (training.inputs[0]?.elemType !== DT.FLOAT) throw new ConfigError(source, ['augment: the model reads token ids (int64), not images: there is nothing to augment']);
+  }
   // Workers that read the data themselves get the recipe and the fingerprint of what it must give.
   const dataset: WireDataset =
     config.workers.data === 'local' ? { ...data.dataset, readLocally: { config: config.data, baseDir: resolve(baseDir), seed: config.seed, sha256: datasetFingerprint(data.dataset) } } : data.dataset;
-  return { config, source, baseDir, paths, forward, heads, training, evaluation, ...data, dataset };
+  return { config, source, baseDir, paths, forward, heads, training, evaluation, ...(attack ? { attack } : {}), ...data, dataset };
 }
 
 /**
@@ -133,4 +156,19 @@ function forwardModel(config: JobConfig, baseDir: string, paths: PathPolicy, max
   const built = buildForwardModel(spec, { seed: config.seed });
   const heads = m.label_smoothing > 0 ? built.heads.map((h) => (h.loss === 'cross-entropy' ? { ...h, labelSmoothing: m.label_smoothing } : h)) : built.heads;
   return { forward: built.model, heads };
+}
+
+/**
+ * The one float data input an attack perturbs: adversarial examples need a classification model
+ * (cross-entropy: accuracy under attack) reading one float tensor (not token ids).
+ */
+function attackableInput(forward: ModelProto, heads: readonly HeadSpec[], source: string): string {
+  if (!heads.some((h) => h.loss === 'cross-entropy')) throw new ConfigError(source, ['adversarial: needs a classification model (a cross-entropy loss): accuracy under attack is what it reports']);
+  const g = forward.graph!;
+  const fixed = new Set([...g.initializer.map((t) => t.name), ...heads.map((h) => h.labels)]);
+  const data = g.input.filter((i) => !fixed.has(i.name));
+  if (data.length !== 1) throw new ConfigError(source, [`adversarial: the model has ${data.length} data inputs (${data.map((i) => i.name).join(', ')}); attacks perturb exactly one`]);
+  const elemType = data[0]!.type?.tensorType?.elemType;
+  if (elemType !== DT.FLOAT) throw new ConfigError(source, [`adversarial: the model's input '${data[0]!.name}' is not float32 (token ids cannot be perturbed)`]);
+  return data[0]!.name;
 }

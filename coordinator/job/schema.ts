@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { duration } from '../../shared/config/duration.js';
 import { datasetConfigSchema } from '../../shared/data/schema.js';
 import { searchSchema } from '../search/space.js';
+import { augmentSchema } from '../../shared/augment/schema.js';
+import { adversarialSchema } from './adversarial.js';
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
@@ -27,6 +29,16 @@ export const modelSchema = z
      * compiled graph stays the same: search trials can differ in it.
      */
     dropout: z.number().min(0).lt(1).optional(),
+    /**
+     * Quantization-aware training: weights (per output channel, symmetric int8) and layer inputs
+     * (per micro-batch, uint8) pass through fake quantization with a straight-through gradient.
+     * `true` is both. The exported model.onnx is the plain float model (shared/quantize/fake-quant.ts).
+     */
+    qat: z
+      .union([z.boolean(), z.object({ weights: z.boolean().default(true), activations: z.boolean().default(true) }).strict()])
+      .optional()
+      .transform((q) => (q === undefined || q === false ? undefined : q === true ? { weights: true, activations: true } : q))
+      .refine((q) => q === undefined || q.weights || q.activations, { error: 'qat needs weights or activations (or both) to quantize' }),
   })
   .strict()
   .refine((m) => !(m.spec !== undefined && m.onnx !== undefined), { error: 'give either spec or onnx, not both' })
@@ -182,6 +194,10 @@ export const jobSchema = z
     ensemble: ensembleSchema.optional(),
     /** Hyperparameter search (coordinator/search/): trials of this job with other hyperparameters, over the same worker pool. */
     search: searchSchema.optional(),
+    /** Data augmentation of training samples, on the workers (shared/augment/). */
+    augment: augmentSchema.optional(),
+    /** Adversarial training and evaluation (coordinator/job/adversarial.ts). */
+    adversarial: adversarialSchema.optional(),
     checkpoint: checkpointSchema.prefault({}),
     workers: workersSchema.prefault({}),
     max_consecutive_skips: positiveInt.default(5),

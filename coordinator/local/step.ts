@@ -61,7 +61,7 @@ export async function trainStep(ctx: StepContext, state: StepState, plan: EpochP
   const leaves: LeafStats[] = [];
   const sum = await reduceNode(rootOf(k), k, state.arena, state.leafSizes, async (j, into) => {
     const indices = microbatchPositions(plan, stepPlan.microbatches[j]!).map((pos) => train.indices[pos]!);
-    leaves[j] = await computeLeaf(runner, gatherBatch(train.dataset, indices, ctx.batchMemory), maskSeed(ctx.seed, globalStep, j), into);
+    leaves[j] = await computeLeaf(runner, gatherBatch(train.dataset, indices, ctx.batchMemory), indices, maskSeed(ctx.seed, globalStep, j), into);
   });
   try {
     let lossSum = 0;

@@ -10,6 +10,8 @@ import { PlanError } from './errors.js';
 export const SeedStream = {
   epoch: 0x45504f43, // 'EPOC'
   bootstrap: 0x424f4f54, // 'BOOT'
+  augment: 0x4155474d, // 'AUGM': the augmentations of an epoch's samples
+  attack: 0x4154434b, // 'ATCK': random starts of evaluation attacks
 } as const;
 export type SeedStreamTag = (typeof SeedStream)[keyof typeof SeedStream];
 

@@ -64,7 +64,7 @@ export class DownstreamJob {
       jobId: meta.jobId,
       arena: this.arena,
       transfer: this.transfer,
-      job: { metadata: meta, trainModel: init.trainModel, evalModel: init.evalModel },
+      job: { metadata: meta, trainModel: init.trainModel, evalModel: init.evalModel, ...(init.attackModel ? { attackModel: init.attackModel } : {}) },
       data: datasetArrays(init),
       runs: [this.run],
       scheduler: this.scheduler,

@@ -17,7 +17,7 @@ import { layoutViews, type Arena, type FlatVector } from '../../shared/kernels/i
 import { TreeSum } from '../../shared/reduction/index.js';
 import type { ComputeTask } from '../../worker/compute/compute.js';
 import type { ClusterRun } from '../dispatch/dispatcher.js';
-import type { PhaseSpec, TaskResult, TaskSpec } from '../run/task.js';
+import { isEvalSplit, type PhaseSpec, type TaskResult, type TaskSpec } from '../run/task.js';
 import { RelayError, RelayRefusedError, RelayTaskDroppedError } from './errors.js';
 
 /** An upstream task done by the relay's workers: its leaves' figures in order and, for training, the node's value. */
@@ -96,7 +96,7 @@ export class RelayRun implements ClusterRun {
     this.drop(new RelayTaskDroppedError(`the upstream handed this relay task ${name} before the one in hand was done`));
     const views = layoutViews(task.weights.buffer, this.pieceSizes);
     this.weights = { version, params: views.slice(0, this.o.paramCount), buffers: views.slice(this.o.paramCount) };
-    const spec: PhaseSpec = { runId: this.id, name, kind: task.kind, step: version, leaves: task.leaves.map((l) => ({ indices: l.indices, maskSeed: l.maskSeed })), ...(task.dropout !== undefined ? { dropout: task.dropout } : {}) };
+    const spec: PhaseSpec = { runId: this.id, name, kind: task.kind, step: version, leaves: task.leaves.map((l) => ({ indices: l.indices, maskSeed: l.maskSeed })), ...(task.dropout !== undefined ? { dropout: task.dropout } : {}), ...(task.augmentSeed !== undefined ? { augmentSeed: task.augmentSeed } : {}), ...(isEvalSplit(task.split) ? { split: task.split } : {}) };
     const result = new Promise<RelayedTask>((resolve, reject) => {
       this.active = { spec, sum: task.kind === 'train' ? new TreeSum(spec.leaves.length, this.o.arena, this.pieceSizes) : undefined, startedAt: this.o.now(), resolve, reject };
     });

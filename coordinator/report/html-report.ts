@@ -32,6 +32,19 @@ function pointsOf(metrics: readonly MetricRecord[], match: (m: MetricRecord) => 
 const isStep = (m: MetricRecord) => m.type === 'step' && m.skipped !== true;
 const isEval = (split: string) => (m: MetricRecord) => m.type === 'eval' && m.split === split;
 
+/** Accuracy under attack at each evaluation of `split` (adversarial evaluation's `attacks` field). */
+function attackPoints(metrics: readonly MetricRecord[], split: string, attack: string): [number, number][] {
+  return metrics.filter(isEval(split)).flatMap((m) => {
+    const a = (m.attacks as Record<string, { accuracy: number }> | undefined)?.[attack];
+    return a ? [[num(m.step), a.accuracy] as [number, number]] : [];
+  });
+}
+
+/** The attacks evaluations were scored under (FGSM, PGD), in their order. */
+function attacksOf(runs: readonly RunRecords[]): string[] {
+  return [...new Set(runs.flatMap((r) => r.metrics.flatMap((m) => (m.type === 'eval' && m.attacks ? Object.keys(m.attacks as object) : []))))];
+}
+
 function splitsOf(runs: readonly RunRecords[]): string[] {
   return [...new Set(runs.flatMap((r) => r.metrics.filter((m) => m.type === 'eval').map((m) => String(m.split))))].sort();
 }
@@ -47,7 +60,14 @@ export function renderReport(input: ReportInput): string {
   const charts = [
     lineChart({ title: 'Training loss (mean per sample)', xLabel: 'step', series: across(runs, [{ name: 'train', points: (r) => pointsOf(r.metrics, isStep, 'loss') }]) }),
     lineChart({ title: 'Evaluation loss', xLabel: 'step', series: across(runs, splits.map((s) => ({ name: s, points: (r: RunRecords) => pointsOf(r.metrics, isEval(s), 'loss') }))) }),
-    lineChart({ title: 'Evaluation accuracy', xLabel: 'step', series: across(runs, splits.map((s) => ({ name: s, points: (r: RunRecords) => pointsOf(r.metrics, isEval(s), 'accuracy') }))) }),
+    lineChart({
+      title: 'Evaluation accuracy',
+      xLabel: 'step',
+      series: across(runs, [
+        ...splits.map((s) => ({ name: s, points: (r: RunRecords) => pointsOf(r.metrics, isEval(s), 'accuracy') })),
+        ...splits.flatMap((s) => attacksOf(runs).map((a) => ({ name: `${s} ${a.toUpperCase()}`, points: (r: RunRecords) => attackPoints(r.metrics, s, a) }))),
+      ]).filter((s) => s.points.length > 0),
+    }),
     lineChart({
       title: 'Gradient norm (global L2 of the mean gradient)',
       xLabel: 'step',

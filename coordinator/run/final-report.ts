@@ -19,7 +19,8 @@ export function trainedSamples(records: readonly Record<string, unknown>[]): num
 function evalLine(label: string, e: EvalSums | null | undefined): string | undefined {
   if (!e) return undefined;
   const acc = e.accuracy === null ? '' : `, accuracy ${metric(e.accuracy)}`;
-  return `  ${label}: loss ${metric(e.loss)}${acc} (${int(e.count)} samples)`;
+  const attacked = Object.entries(e.attacks ?? {}).map(([attack, a]) => `, ${attack.toUpperCase()} accuracy ${metric(a.accuracy)}`).join('');
+  return `  ${label}: loss ${metric(e.loss)}${acc}${attacked} (${int(e.count)} samples)`;
 }
 
 export interface RunReport {

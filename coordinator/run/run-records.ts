@@ -41,6 +41,8 @@ export interface EvalSums {
   accuracy: number | null;
   count: number;
   headLosses: number[];
+  /** Adversarial evaluation: accuracy and mean loss on each attack's adversarial examples ('fgsm', 'pgd'), at the job's ε. */
+  attacks?: Record<string, { accuracy: number; loss: number }>;
 }
 
 export interface RunSummary {

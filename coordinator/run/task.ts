@@ -6,6 +6,10 @@ import type { TreeNode } from '../../shared/reduction/index.js';
 export type TaskKind = 'train' | 'eval';
 export type EvalSplit = 'validation' | 'test' | 'oob';
 
+export function isEvalSplit(s: string | undefined): s is EvalSplit {
+  return s === 'validation' || s === 'test' || s === 'oob';
+}
+
 /** One micro-batch (train) or one shard (eval). */
 export interface LeafSpec {
   /** Sample indices into the dataset. */
@@ -30,6 +34,8 @@ export interface PhaseSpec {
   split?: EvalSplit;
   /** Train: the run's dropout probability for every dropout layer (model.dropout), instead of the graph's. */
   dropout?: number;
+  /** Train, with the job's `augment:` block: the seed of the step's augmentations (run seed and epoch). */
+  augmentSeed?: number;
 }
 
 export interface TaskSpec {
@@ -49,6 +55,7 @@ export interface TaskSpec {
   leaves: LeafSpec[];
   split?: EvalSplit;
   dropout?: number;
+  augmentSeed?: number;
 }
 
 export interface TaskResult {

@@ -13,7 +13,8 @@ import type { ParamInfo, BufferInfo } from '../../shared/autodiff/compile-types.
 import type { JobConfig } from '../job/schema.js';
 import { sampleCount, type PhaseSpec, type TaskResult, type TaskSpec, type EvalSplit } from './task.js';
 import { createOptimizer, lrSchedule, type Optimizer, type OptimizerState, type LrScheduleConfig } from '../optim/index.js';
-import { planEpoch, type EpochPlan } from '../plan/index.js';
+import { deriveSeed, planEpoch, SeedStream, type EpochPlan } from '../plan/index.js';
+import { evaluationAttacks } from '../job/adversarial.js';
 import { reduceGradient, meanDivisor, headMeans, averageBuffers } from '../aggregate/index.js';
 import type { Arena, FlatVector } from '../../shared/kernels/index.js';
 import { TreeSum } from '../../shared/reduction/index.js';
@@ -228,6 +229,8 @@ export class TrainingRun {
       step: this.version,
       leaves: this.phasePositions.map((positions, index) => ({ indices: positions.map((pos) => this.s.trainIndices[pos]!), maskSeed: maskSeed(this.s.seed, this.globalStep, index) })),
       ...(this.s.job.model.dropout !== undefined ? { dropout: this.s.job.model.dropout } : {}),
+      // Each epoch augments its samples afresh; a sample's transforms depend on this and its index only.
+      ...(this.s.job.augment ? { augmentSeed: deriveSeed(this.s.seed, SeedStream.augment, this.epoch) } : {}),
     };
   }
 
@@ -259,7 +262,7 @@ export class TrainingRun {
     const leaves = results.flatMap((r) => r.leaves);
     if (phase.startsWith('train:')) return this.afterTrainStep(phase, leaves);
     const split = phase.split(':')[1] as EvalSplit;
-    return this.afterEval(split, sumEval(leaves));
+    return this.afterEval(split, sumEval(leaves, this.s.job.adversarial ? evaluationAttacks(this.s.job.adversarial).map((a) => a.method) : []));
   }
 
   private afterTrainStep(phase: string, leaves: LeafStats[]): PhaseSpec | null {
@@ -360,7 +363,7 @@ export class TrainingRun {
     const job = this.s.job;
     // The epoch the evaluated weights were trained in (steps count epochs from 0 too).
     const epoch = this.stepInEpoch === 0 && this.globalStep > 0 ? this.epoch - 1 : this.epoch;
-    this.s.out.metric({ type: 'eval', run: this.name, step: this.globalStep, epoch, split, loss: sums.loss, accuracy: sums.accuracy, count: sums.count, head_losses: sums.headLosses, time: Date.now() });
+    this.s.out.metric({ type: 'eval', run: this.name, step: this.globalStep, epoch, split, loss: sums.loss, accuracy: sums.accuracy, count: sums.count, head_losses: sums.headLosses, ...(sums.attacks ? { attacks: sums.attacks } : {}), time: Date.now() });
     if (split === 'test' && this.stage === 'train') {
       // A periodic test score (eval.test: every): reported, never a decision.
       this.s.log.info({ run: this.name, step: this.globalStep, epoch: this.epoch, test_loss: sums.loss, test_accuracy: sums.accuracy }, 'periodic test evaluation');
@@ -593,7 +596,8 @@ export class TrainingRun {
   }
 }
 
-function sumEval(leaves: LeafStats[]): EvalSums {
+/** An evaluation's figures from its shards; `attacks` names the job's evaluation attacks, whose figures the shards carry in that order. */
+export function sumEval(leaves: LeafStats[], attacks: readonly string[] = []): EvalSums {
   // Exact sums in shard order (float64), then divided once.
   let loss = 0;
   let correct = 0;
@@ -606,7 +610,22 @@ function sumEval(leaves: LeafStats[]): EvalSums {
     else correct += r.correct;
   }
   const parts = leaves.map((l) => ({ count: l.count, normalizers: l.headNormalizers, headLosses: l.headLosses }));
-  return { loss: loss / meanDivisor(parts), accuracy: hasCorrect ? correct / count : null, count, headLosses: headMeans(parts) };
+  const sums: EvalSums = { loss: loss / meanDivisor(parts), accuracy: hasCorrect ? correct / count : null, count, headLosses: headMeans(parts) };
+  // Out-of-bag shards are not attacked: figures only when every shard has them.
+  if (attacks.length > 0 && count > 0 && leaves.every((l) => l.attacks?.length === attacks.length)) {
+    sums.attacks = Object.fromEntries(
+      attacks.map((name, a) => {
+        let right = 0;
+        let lossSum = 0;
+        for (const l of leaves) {
+          right += l.attacks![a]!.correct;
+          lossSum += l.attacks![a]!.loss;
+        }
+        return [name, { accuracy: right / count, loss: lossSum / count }];
+      }),
+    );
+  }
+  return sums;
 }
 
 function scheduleConfig(job: JobConfig, totalSteps: number): LrScheduleConfig {

@@ -24,6 +24,8 @@ const NOT_SEARCHABLE: Record<string, string> = {
   checkpoint: 'checkpoint settings belong to the job',
   ensemble: 'a search job is not a bagging ensemble',
   search: 'the search cannot search itself',
+  augment: "workers augment with the job's one augment block, which every trial shares",
+  adversarial: "the job's adversarial block sets the graph every worker compiles (grad:<input>) and the attacks every trial is scored with",
   seed: "the job's seed fixes the initial weights every trial starts from",
   name: 'the job name is not a hyperparameter',
   run_dir: 'the run directory is not a hyperparameter',

@@ -25,7 +25,7 @@ import { CompileError } from './errors.js';
 import './rules/index.js';
 
 /** ScatterND/ScatterElements with reduction='add' (used by gather-type backward rules) need opset 16. */
-const MIN_TRAINING_OPSET = 16;
+export const MIN_TRAINING_OPSET = 16;
 
 /** Output names of the training graph, by what they hold. */
 export const gradName = (tensor: string): string => `grad:${tensor}`;

@@ -2,18 +2,23 @@
  * Inference export: the forward model with trained values written back into its initializers,
  * in eval mode (dropout off, batch norm on running statistics). No loss, no labels, no gradient:
  * a stock onnxruntime (or any ONNX runtime) loads it as it loaded the original.
+ *
+ * A quantization-aware model (shared/quantize/fake-quant.ts) exports as the plain float model:
+ * its fake-quantization nodes are removed and the trained weights kept, so `gradfleet quantize`
+ * quantizes it as any other.
  */
 import type { ModelProto, TensorProto } from '../proto/gen/onnx.js';
 import { DT, float32Tensor, tensorSize } from '../onnx/tensor.js';
 import { toEvalMode } from './training-mode.js';
 import { cloneModel } from './forward-model.js';
 import { CompileError } from './errors.js';
+import { hasFakeQuant, withoutFakeQuant } from '../quantize/fake-quant.js';
 
 /**
  * Returns a copy of `forward` whose initializers named in `params` and `buffers` hold the given
  * values. Every name must be a float initializer of the model with the same number of values
  * (a typo would otherwise export untrained weights silently); initializers not named keep their
- * values (frozen weights, constants).
+ * values (frozen weights, constants). Fake quantization is dropped (withoutFakeQuant).
  */
 export function exportInference(forward: ModelProto, params: Map<string, Float32Array>, buffers: Map<string, Float32Array> = new Map()): ModelProto {
   const model = cloneModel(forward);
@@ -28,7 +33,7 @@ export function exportInference(forward: ModelProto, params: Map<string, Float32
     }
   }
   toEvalMode(graph);
-  return model;
+  return hasFakeQuant(model) ? withoutFakeQuant(model) : model;
 }
 
 function replaced(t: TensorProto, data: Float32Array, what: string): TensorProto {

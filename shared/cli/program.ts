@@ -10,11 +10,12 @@ import { registerReportCommand } from './report.js';
 import { registerDashboardCommand } from './dashboard.js';
 import { registerQuantizeCommand } from './quantize.js';
 import { registerCertsCommand } from './certs.js';
+import { registerEvalCommand } from './eval.js';
 
 /** Adds one subcommand to the root `gradfleet` command. */
 export type RegisterSubcommand = (program: Command) => void;
 
-const SUBCOMMANDS: readonly RegisterSubcommand[] = [registerCompileCommand, registerTrainCommand, registerBenchCommand, registerReportCommand, registerDashboardCommand, registerQuantizeCommand, registerCertsCommand];
+const SUBCOMMANDS: readonly RegisterSubcommand[] = [registerCompileCommand, registerTrainCommand, registerBenchCommand, registerReportCommand, registerDashboardCommand, registerQuantizeCommand, registerCertsCommand, registerEvalCommand];
 
 /** A fresh root command with every subcommand registered (fresh per call, so tests can parse twice). */
 export function buildProgram(): Command {

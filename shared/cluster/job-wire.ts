@@ -11,11 +11,25 @@ import { decodeModel, encodeModel } from '../onnx/model.js';
 import type { CodecName } from '../tensor/index.js';
 import { JobMetadataError } from './errors.js';
 import type { ExpectedTensor } from './tensor-stream.js';
+import type { AugmentConfig } from '../augment/schema.js';
+import type { AttackSpec } from '../adversarial/attack-spec.js';
+import type { AttackGraph } from '../autodiff/compile-attack.js';
 
 export type ParamMeta = Omit<ParamInfo, 'init'>;
 export type BufferMeta = Omit<BufferInfo, 'init'>;
 export type TrainingGraphMeta = Omit<TrainingGraph, 'model' | 'params' | 'buffers'> & { params: ParamMeta[]; buffers: BufferMeta[] };
 export type EvalGraphMeta = Omit<EvalGraph, 'model'>;
+export type AttackGraphMeta = Omit<AttackGraph, 'model'>;
+
+/** What workers do adversarially (the job's `adversarial:` block, resolved). */
+export interface AdversarialMeta {
+  /** Adversarial training: the attack, and the share of each micro-batch its examples replace. Absent: clean training. */
+  train?: { attack: AttackSpec; ratio: number };
+  /** Attacks scored on every validation and test shard, their figures in this order (FGSM, PGD); empty: none. */
+  evaluate: AttackSpec[];
+  /** Seed of the evaluation attacks' random starts (with each sample's index). */
+  seed: number;
+}
 
 export interface DatasetMeta {
   name: string;
@@ -61,6 +75,11 @@ export interface JobMetadata {
   train: TrainingGraphMeta;
   eval: EvalGraphMeta;
   dataset: DatasetMeta;
+  /** The job's `augment:` block: workers augment training samples with it (shared/augment/). */
+  augment?: AugmentConfig;
+  adversarial?: AdversarialMeta;
+  /** With adversarial evaluation: the graph the attacks differentiate (inference mode, grad:<input>). */
+  attack?: AttackGraphMeta;
 }
 
 /** Everything GetJob sends: metadata, then the graphs' bytes. */
@@ -68,6 +87,8 @@ export interface JobPackage {
   metadata: JobMetadata;
   trainModel: Uint8Array;
   evalModel: Uint8Array;
+  /** Present when the metadata has `attack`. */
+  attackModel?: Uint8Array;
 }
 
 export function trainingGraphMeta(g: TrainingGraph): TrainingGraphMeta {
@@ -85,12 +106,24 @@ export function datasetMeta(d: WireDataset): DatasetMeta {
   return d.readLocally ? { ...meta, readLocally: d.readLocally } : meta;
 }
 
-export function packageJob(metadata: Omit<JobMetadata, 'train' | 'eval'>, training: TrainingGraph, evaluation: EvalGraph): JobPackage {
-  return {
+export function packageJob(metadata: Omit<JobMetadata, 'train' | 'eval' | 'attack'>, training: TrainingGraph, evaluation: EvalGraph, attack?: AttackGraph): JobPackage {
+  const pkg: JobPackage = {
     metadata: { ...metadata, train: trainingGraphMeta(training), eval: evalGraphMeta(evaluation) },
     trainModel: encodeModel(training.model),
     evalModel: encodeModel(evaluation.model),
   };
+  if (attack) {
+    const { model, ...meta } = attack;
+    pkg.metadata.attack = meta;
+    pkg.attackModel = encodeModel(model);
+  }
+  return pkg;
+}
+
+/** The attack graph as the engine needs it, from the job's metadata and bytes. */
+export function attackGraphFrom(meta: AttackGraphMeta, modelBytes: Uint8Array): AttackGraph {
+  if (!Array.isArray(meta?.params) || !Array.isArray(meta.buffers)) throw new JobMetadataError("job metadata lacks the attack graph's params or buffers");
+  return { ...meta, model: decodeGraph(modelBytes, 'attack') };
 }
 
 const size = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 1);

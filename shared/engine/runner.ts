@@ -101,19 +101,31 @@ export class TrainingRunner {
    * SharedArrayBuffer), onnxruntime writes the gradients straight into those arrays and
    * `grads` returns them: no per-step allocation of parameter-sized outputs. With `dropout`,
    * every dropout layer drops with that probability instead of its compiled one (makeMasks).
+   * With `inputGradsInto` (one array per graph.outputs.inputGrads entry, count × the input's
+   * sample size), the input gradients (adversarial examples) are written there the same way.
    */
-  async step(batch: Batch, maskSeed: number, gradsInto?: readonly Float32Array[], dropout?: number): Promise<StepResult> {
+  async step(batch: Batch, maskSeed: number, gradsInto?: readonly Float32Array[], dropout?: number, inputGradsInto?: readonly Float32Array[]): Promise<StepResult> {
     const g = this.graph;
     const feeds: Record<string, ort.Tensor> = { ...dataFeeds(g.inputs, g.labels, batch), ...this.paramFeeds, ...this.bufferFeeds };
     makeMasks(g.dropoutMasks, batch.count, maskSeed, this.masks, dropout).forEach((m, k) => (feeds[g.dropoutMasks[k]!.name] = tensorFor(m.data, m.dims)));
     let out: ort.InferenceSession.OnnxValueMapType;
-    if (gradsInto) {
-      if (gradsInto.length !== g.params.length) throw new Error(`gradsInto holds ${gradsInto.length} arrays, the graph has ${g.params.length} params`);
+    if (gradsInto || inputGradsInto) {
       // Every output is named, so that the ones not pre-allocated are still computed and returned.
       const fetches: Record<string, ort.Tensor | null> = Object.fromEntries(this.session.outputNames.map((name) => [name, null]));
-      g.params.forEach((p, i) => {
-        if (gradsInto[i]!.length !== p.init.length) throw new Error(`gradsInto[${i}] holds ${gradsInto[i]!.length} values, the gradient of '${p.name}' has ${p.init.length}`);
-        fetches[p.grad] = tensorFor(gradsInto[i]!, p.shape);
+      if (gradsInto) {
+        if (gradsInto.length !== g.params.length) throw new Error(`gradsInto holds ${gradsInto.length} arrays, the graph has ${g.params.length} params`);
+        g.params.forEach((p, i) => {
+          if (gradsInto[i]!.length !== p.init.length) throw new Error(`gradsInto[${i}] holds ${gradsInto[i]!.length} values, the gradient of '${p.name}' has ${p.init.length}`);
+          fetches[p.grad] = tensorFor(gradsInto[i]!, p.shape);
+        });
+      }
+      inputGradsInto?.forEach((into, i) => {
+        const name = g.outputs.inputGrads[i]!;
+        const input = g.inputs.find((x) => `grad:${x.name}` === name);
+        if (!input) throw new Error(`the graph's input gradient '${name}' belongs to no data input`);
+        const dims = batchDims(input, batch.count);
+        if (into.length !== dims.reduce((a, d) => a * d, 1)) throw new Error(`inputGradsInto[${i}] holds ${into.length} values, the gradient of input '${input.name}' has ${dims.join('×')}`);
+        fetches[name] = tensorFor(into, dims);
       });
       out = await this.session.run(feeds, fetches as ort.InferenceSession.FetchesType);
     } else {

@@ -19,6 +19,7 @@ import { DT, float32Tensor, int64Tensor } from '../onnx/tensor.js';
 import type { HeadSpec, TensorSpec } from '../autodiff/compile-types.js';
 import type { Shape } from '../onnx/shapes.js';
 import { constantValues, drawWeights, paramStream } from './init.js';
+import { emitHashedWeight } from './hashed.js';
 import { validateModelSpec } from './load.js';
 import type { ModelPlan, ParamKind, PlannedLayer } from './plan.js';
 import type { ActivationType, ModelSpec, ModelSpecInput } from './spec.js';
@@ -130,6 +131,11 @@ class ConstantNodes {
     return this.get(`i:${values.join(',')}`, () => int64Tensor('', [values.length], values), hint);
   }
 
+  /** An int64 scalar. */
+  int(value: number, hint: string): string {
+    return this.get(`is:${value}`, () => int64Tensor('', [], [value]), hint);
+  }
+
   private get(key: string, make: () => ReturnType<typeof float32Tensor>, hint: string): string {
     const hit = this.cache.get(key);
     if (hit) return hit;
@@ -144,6 +150,14 @@ function emitLayer(b: GraphBuilder, k: ConstantNodes, layer: PlannedLayer, x: st
   const hint = layer.name;
   switch (s.type) {
     case 'dense': {
+      if (layer.hashed) {
+        // W [in, out] computed from the table: Gemm without transB.
+        const h = layer.hashed;
+        const int = (v: number | readonly number[], name: string) => (typeof v === 'number' ? k.int(v, name) : k.ints(v, name));
+        const w = emitHashedWeight(b, int, { table: h.table, buckets: h.buckets, inFeatures: h.inFeatures, outFeatures: h.outFeatures, seed: h.seed, hint });
+        const y = b.op('Gemm', layer.bias ? [x, w, layer.bias] : [x, w], { transB: 0 }, hint);
+        return s.activation === 'none' ? y : emitActivation(b, k, s.activation, y, `${hint}_${s.activation}`, {});
+      }
       const w = layer.weight!;
       const inputs = layer.bias ? [x, w.name, layer.bias] : [x, w.name];
       const y = b.op('Gemm', inputs, { transB: w.transposed ? 0 : 1 }, hint);

@@ -7,6 +7,7 @@
 import type { LossKind } from '../autodiff/compile-types.js';
 import { ModelSpecError, formatPath } from './errors.js';
 import { convFans, defaultScheme, denseFans, type Fans } from './init.js';
+import { MAX_HASHED_POSITIONS } from './hashed.js';
 import type { InitScheme, LayerOf, LayerSpec, LayerType, ModelHeadSpec, ModelSpec } from './spec.js';
 
 /** How the optimizer and the compiler should treat a tensor the model creates. */
@@ -51,6 +52,8 @@ export interface PlannedLayer {
   groups?: number;
   /** reshape: the resolved per-sample target shape. */
   targetShape?: number[];
+  /** Hashed dense layer: W [in, out] is computed from this table (shared/model/hashed.ts); `weight` is unset. */
+  hashed?: { table: string; buckets: number; seed: number; inFeatures: number; outFeatures: number };
 }
 
 export interface PlannedHead {
@@ -83,6 +86,8 @@ export interface ModelPlan {
 interface Shareable {
   type: LayerType;
   param: PlannedParam;
+  /** A hashed dense layer: its weight is not stored, so nothing may share it. */
+  hashed?: boolean;
 }
 
 /** Layers that may sit between a weight layer and its activation without changing which init fits. */
@@ -258,6 +263,7 @@ function planLayer(c: LayerContext): PlannedLayer {
       const known = [...c.shareable.keys()];
       fail([...path, 'share'], `${formatPath([...path, 'share'])} must name a dense, conv2d or embedding layer defined before this one, got '${l.share}'; ${known.length ? `candidates: ${known.join(', ')}` : 'there is none yet'}`);
     }
+    if (s.hashed) fail([...path, 'share'], `${formatPath([...path, 'share'])}: '${l.share}' is a hashed dense layer, whose weight is computed from a hash table rather than stored; it cannot be shared`);
     return s;
   };
   const bias = (count: number, wanted: boolean) => {
@@ -269,6 +275,7 @@ function planLayer(c: LayerContext): PlannedLayer {
     case 'dense': {
       needRank(1, 'a flat [features] input', 'add a flatten layer before it');
       const inF = inShape[0]!;
+      if (layer.hashed) return planHashedDense(c, out, layer, inF, scheme(layer.init), addParam, bias);
       const s = shared(layer);
       if (layer.transpose && !s) fail([...path, 'transpose'], `${formatPath([...path, 'transpose'])} applies only to a layer that shares a weight (set share)`);
       let units: number;
@@ -405,6 +412,29 @@ function planLayer(c: LayerContext): PlannedLayer {
     case 'gelu':
       return out;
   }
+}
+
+/** A hashed dense layer: a table of `buckets` values instead of the [in, out] weight (shared/model/hashed.ts). */
+function planHashedDense(c: LayerContext, out: PlannedLayer, layer: LayerOf<'dense'>, inF: number, scheme: InitScheme, addParam: (p: PlannedParam) => PlannedParam, bias: (count: number, wanted: boolean) => void): PlannedLayer {
+  const { path, name } = c;
+  const hashed = layer.hashed!;
+  const at = (...keys: string[]): Path => [...path, ...keys];
+  if (layer.share !== undefined) fail(at('hashed'), `${formatPath(at('hashed'))} cannot be combined with share: a hashed layer computes its weight from its own table`);
+  if (layer.transpose) fail(at('hashed'), `${formatPath(at('hashed'))} cannot be combined with transpose`);
+  if (layer.units === undefined) fail(at('units'), `${formatPath(at('units'))} is required: it must be a positive integer`);
+  const units = layer.units;
+  const positions = inF * units;
+  if (positions > MAX_HASHED_POSITIONS) fail(at('hashed'), `${formatPath(at('hashed'))}: the ${inF}×${units} weight has ${positions} positions; the hash takes at most ${MAX_HASHED_POSITIONS} (2^31 − 1)`);
+  if (hashed.buckets > positions) {
+    fail(at('hashed', 'buckets'), `${formatPath(at('hashed', 'buckets'))} is ${hashed.buckets}, more than the ${inF}×${units} = ${positions} weights it stands for; use an ordinary dense layer`);
+  }
+  // W = ξ·table[h] is distributed as the table: draw it with the variance W's fans ask for.
+  const table = addParam({ name: `${name}.weight_table`, shape: [hashed.buckets], kind: 'weight', init: { scheme, fans: denseFans(inF, units) } });
+  out.hashed = { table: table.name, buckets: hashed.buckets, seed: hashed.seed, inFeatures: inF, outFeatures: units };
+  bias(units, layer.bias);
+  c.shareable.set(name, { type: 'dense', param: table, hashed: true });
+  out.outShape = [units];
+  return out;
 }
 
 type Padding = LayerOf<'conv2d'>['padding'];

@@ -51,6 +51,17 @@ const shareFields = {
   share: name.optional(),
 };
 
+/**
+ * A hashed dense layer (HashedNets): the weight matrix is not stored; each of its positions reads
+ * one of `buckets` trainable values through a fixed hash, with a ±1 sign hash (shared/model/hashed.ts).
+ */
+export const hashedSchema = z.strictObject({
+  /** Number of trainable values the in×out weights share. */
+  buckets: positiveInt(),
+  /** Picks the two hash functions (the same seed gives the same hashes). */
+  seed: z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' }).default(0),
+});
+
 const dense = z.strictObject({
   type: z.literal('dense'),
   ...base,
@@ -62,6 +73,8 @@ const dense = z.strictObject({
   ...shareFields,
   /** With share: use the transpose of the shared weight (tied autoencoder decoder). */
   transpose: z.boolean({ error: 'must be true or false' }).default(false),
+  /** Hashed weights: a table of `buckets` values stands for the [in, out] weight matrix. */
+  hashed: hashedSchema.optional(),
 });
 
 const conv2d = z.strictObject({
@@ -238,6 +251,7 @@ function allowedKeysAt(path: readonly (string | number)[], raw: unknown): string
   if (typeof last === 'number' && path[0] === 'heads' && path.length === 2) return Object.keys(headSchema.shape);
   if (path.length === 1 && last === 'input') return Object.keys(inputSchema.shape);
   if (path.length === 1 && last === 'init') return Object.keys(initSchema.shape);
+  if (last === 'hashed' && typeof path[path.length - 2] === 'number') return Object.keys(hashedSchema.shape);
   return undefined;
 }
 

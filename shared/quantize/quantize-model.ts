@@ -2,12 +2,10 @@
  * `gradfleet quantize`'s work: reads the model and the job's data, calibrates, writes the int8
  * and fp16 models, scores all three on a split and words the comparison.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { decodeModel, encodeModel } from '../onnx/model.js';
-import { prepareJobData } from '../data/job-dataset.js';
-import { parseJob, readJobFile } from '../../coordinator/job/load.js';
-import type { JobConfig } from '../../coordinator/job/schema.js';
+import { scoringSplit } from '../data/model-job.js';
 import { calibrate } from './calibrate.js';
 import { toFloat16, toInt8 } from './rewrite.js';
 import { scoreModel, type ModelScore } from './evaluate.js';
@@ -28,10 +26,7 @@ export interface VariantReport extends ModelScore {
 }
 
 export async function quantizeModel(o: QuantizeOptions): Promise<{ lines: string[]; json: { split: string; calibration: number; variants: VariantReport[] } }> {
-  const { config, baseDir } = jobOf(o);
-  const data = await prepareJobData(config.data, { baseDir }, config.seed);
-  const indices = o.split === 'test' ? data.testIndices : data.validationIndices;
-  if (indices.length === 0) throw new Error(`the job has no ${o.split} split to score the models on`);
+  const { data, indices } = await scoringSplit(o, o.split, 'the models');
   const model = decodeModel(readFileSync(o.modelFile));
   const ranges = await calibrate(model, data.dataset, data.trainIndices.subarray(0, Math.min(o.calibration, data.trainIndices.length)));
   mkdirSync(o.outDir, { recursive: true });
@@ -45,19 +40,6 @@ export async function quantizeModel(o: QuantizeOptions): Promise<{ lines: string
     variants.push({ variant, file: files[variant], bytes: bytes.length, ...(await scoreModel(bytes, data.dataset, indices)) });
   }
   return { lines: reportLines(variants, o.split, ranges.size, o.calibration), json: { split: o.split, calibration: o.calibration, variants } };
-}
-
-/** The run directory's job (job-identity.json keeps its config), or --config. */
-function jobOf(o: QuantizeOptions): { config: JobConfig; baseDir: string } {
-  if (o.configFile) {
-    const { config, baseDir } = readJobFile(o.configFile);
-    return { config, baseDir };
-  }
-  const identity = o.runDir ? join(o.runDir, 'job-identity.json') : join(dirname(o.modelFile), 'job-identity.json');
-  if (!existsSync(identity) || !statSync(identity).isFile()) throw new Error(`${o.modelFile}: no run directory job (job-identity.json) next to it; name the job file with --config`);
-  const saved = JSON.parse(readFileSync(identity, 'utf8')) as { config?: unknown };
-  if (!saved.config) throw new Error(`${identity} holds no job config (written before it kept one); name the job file with --config`);
-  return { config: parseJob(saved.config, identity), baseDir: process.cwd() };
 }
 
 function reportLines(vs: readonly VariantReport[], split: string, activations: number, calibration: number): string[] {

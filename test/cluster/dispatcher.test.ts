@@ -127,7 +127,7 @@ function setup(o: { run?: (arena: Arena) => FakeRun; leaseMs?: number; workers?:
   return { d, run, clock, registry, arena, ids };
 }
 
-const leafResult = (count: number, over: Partial<LeafResult> = {}): LeafResult => ({ count, loss: 1, headLosses: [1], headNormalizers: [], correct: 0, hasCorrect: true, ...over });
+const leafResult = (count: number, over: Partial<LeafResult> = {}): LeafResult => ({ count, loss: 1, headLosses: [1], headNormalizers: [], correct: 0, hasCorrect: true, attacks: [], ...over });
 
 const header = (workerId: string, spec: TaskSpec, over: Partial<ResultHeader> = {}): ResultHeader => ({
   workerId,

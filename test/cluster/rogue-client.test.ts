@@ -62,7 +62,7 @@ describe('a rogue client against a running job', () => {
     microbatch: task.microbatch,
     kind: TaskKind.TRAIN,
     paramVersion: task.paramVersion,
-    leaves: task.leafSizes.map((count) => ({ count, loss: 1, headLosses: [1], headNormalizers: [], correct: 0, hasCorrect: true })),
+    leaves: task.leafSizes.map((count) => ({ count, loss: 1, headLosses: [1], headNormalizers: [], correct: 0, hasCorrect: true, attacks: [] })),
     computeMs: 1,
     codec: 'none',
     phase: task.phase,

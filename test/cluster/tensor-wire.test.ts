@@ -60,9 +60,9 @@ const HEADER: ResultHeader = {
   codec: 'none',
   phase: 'train:41',
   leaves: [
-    { count: 32, loss: 0.731, headLosses: [0.5, 0.25], headNormalizers: [32, 16], correct: 29, hasCorrect: true, nonFinite: undefined },
-    { count: 7, loss: Number.NaN, headLosses: [Number.NaN], headNormalizers: [7], correct: 0, hasCorrect: false, nonFinite: { param: 3, element: 2 ** 40, value: Number.NEGATIVE_INFINITY } },
-    { count: 0, loss: 0, headLosses: [], headNormalizers: [], correct: 0, hasCorrect: false, nonFinite: undefined },
+    { count: 32, loss: 0.731, headLosses: [0.5, 0.25], headNormalizers: [32, 16], correct: 29, hasCorrect: true, nonFinite: undefined, attacks: [] },
+    { count: 7, loss: Number.NaN, headLosses: [Number.NaN], headNormalizers: [7], correct: 0, hasCorrect: false, nonFinite: { param: 3, element: 2 ** 40, value: Number.NEGATIVE_INFINITY }, attacks: [{ correct: 3, loss: 9.25 }, { correct: 1, loss: 12.5 }] },
+    { count: 0, loss: 0, headLosses: [], headNormalizers: [], correct: 0, hasCorrect: false, nonFinite: undefined, attacks: [] },
   ],
   wantNext: true,
 };

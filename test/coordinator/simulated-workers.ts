@@ -105,7 +105,7 @@ export class SimulatedWorker {
     const node = await reduceNode(task.node, task.k, this.arena, this.pieceSizes, async (j, into) => {
       const runner = corrupt ? faulty(this.runner, (grads) => corrupt(task, j, grads)) : this.runner;
       const leaf = task.leaves[j - first]!;
-      leaves[j - first] = await computeLeaf(runner, gatherBatch(this.dataset, leaf.indices, this.batchMemory), leaf.maskSeed, into);
+      leaves[j - first] = await computeLeaf(runner, gatherBatch(this.dataset, leaf.indices, this.batchMemory), leaf.indices, leaf.maskSeed, into);
     });
     const vector = runArena.vector(this.pieceSizes);
     vector.copyFrom(node);

@@ -66,6 +66,6 @@ describe('gradfleet bench', () => {
   it('names the sections when asked for one that does not exist', () => {
     const r = gradfleet(['bench', '--section', 'nope']);
     expect(r.status).toBe(2);
-    expect(r.stderr.trim()).toBe('gradfleet: unknown bench section(s) nope; sections: step, torch, ddp, local, aggregate, cluster, scale, fashion');
+    expect(r.stderr.trim()).toBe('gradfleet: unknown bench section(s) nope; sections: step, torch, ddp, local, augment, aggregate, cluster, scale, fashion');
   });
 });

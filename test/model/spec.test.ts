@@ -48,7 +48,7 @@ describe('model spec validation names the field path and the bad value', () => {
   it('reports every field problem at once, unknown keys with the allowed ones', () => {
     const e = specError({ input: { shape: [784] }, layers: [{ type: 'dense', unit: 10 }, { type: 'dropout', p: 1.5 }], seed: 'x' });
     const messages = e.issues.map((i) => i.message);
-    expect(messages).toContain("layers[0] has unknown key 'unit'; allowed: type, name, units, bias, activation, init, share, transpose");
+    expect(messages).toContain("layers[0] has unknown key 'unit'; allowed: type, name, units, bias, activation, init, share, transpose, hashed");
     expect(messages).toContain('layers[1].p must be a probability in [0, 1), got 1.5');
     expect(messages).toContain("seed must be an integer, got 'x'");
   });

@@ -62,6 +62,23 @@ describe('report charts', () => {
     expect(lines.validation).toHaveLength(1);
   });
 
+  it('draws accuracy under each attack next to the clean accuracy when evaluations were attacked', () => {
+    const metrics = [
+      { type: 'step', run: 'r', step: 1, loss: 2.3, grad_norm: 3, grad_norm_clipped: 1, lr: 0.001, samples_per_s: 9000 },
+      { type: 'eval', run: 'r', step: 1, split: 'validation', loss: 1.2, accuracy: 0.7, attacks: { fgsm: { accuracy: 0.3, loss: 2 }, pgd: { accuracy: 0.1, loss: 3 } } },
+      { type: 'eval', run: 'r', step: 2, split: 'validation', loss: 1.1, accuracy: 0.75, attacks: { fgsm: { accuracy: 0.35, loss: 1.9 }, pgd: { accuracy: 0.15, loss: 2.9 } } },
+      { type: 'eval', run: 'r', step: 2, split: 'oob', loss: 1.1, accuracy: 0.74 },
+    ];
+    const lines = polylines(renderReport({ title: 'r', summaryLines: [], runs: [{ name: 'r', metrics }], generatedAt: '2026-12-06T00:00:00.000Z' }));
+    expect(lines['validation FGSM']).toHaveLength(2);
+    expect(lines['validation PGD']).toHaveLength(2);
+    // The lower accuracy is drawn lower (larger y) at the same step.
+    expect(lines['validation PGD']![1]![1]).toBeGreaterThan(lines['validation FGSM']![1]![1]);
+    expect(lines['validation FGSM']![1]![1]).toBeGreaterThan(lines.validation![1]![1]);
+    // Out-of-bag evaluations are never attacked: no empty series for them.
+    expect(lines['oob FGSM']).toBeUndefined();
+  });
+
   it('reads metrics.jsonl tolerating only a torn last line', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gradfleet-report-'));
     try {

@@ -59,7 +59,7 @@ describe('a hostile client during a real two-worker run', () => {
       microbatch: mb,
       kind: TaskKind.TRAIN,
       paramVersion: step,
-      leaves: leaves.map((count) => ({ count, loss: 0, headLosses: [0], headNormalizers: [], correct: 0, hasCorrect: false })),
+      leaves: leaves.map((count) => ({ count, loss: 0, headLosses: [0], headNormalizers: [], correct: 0, hasCorrect: false, attacks: [] })),
       computeMs: 1,
       codec: 'none',
       phase: `train:${step}`,

@@ -11,7 +11,8 @@
  */
 import type { DeviceKind } from '../../shared/engine/device.js';
 import type { LeafStats } from '../../shared/engine/leaf.js';
-import type { EvalGraphMeta, TrainingGraphMeta } from '../../shared/cluster/job-wire.js';
+import type { AdversarialMeta, AttackGraphMeta, EvalGraphMeta, TrainingGraphMeta } from '../../shared/cluster/job-wire.js';
+import type { AugmentConfig } from '../../shared/augment/schema.js';
 import type { TreeNode } from '../../shared/reduction/index.js';
 
 export interface SharedDataset {
@@ -38,6 +39,13 @@ export interface InitMessage {
   dataset: SharedDataset;
   /** Leaves of a training step: the largest task the thread must hold memory for. */
   microbatchesPerStep: number;
+  /** The job's augmentation of training samples. */
+  augment?: AugmentConfig;
+  /** Adversarial training and evaluation. */
+  adversarial?: AdversarialMeta;
+  /** The graph evaluation attacks differentiate, with adversarial evaluation. */
+  attack?: AttackGraphMeta;
+  attackModel?: Uint8Array;
 }
 
 /** A run's parameters then buffers at a version, in the padded layout of shared/kernels (params then buffers). */
@@ -57,6 +65,10 @@ export interface TaskMessage {
   leaves: { indices: Uint32Array; maskSeed: number }[];
   /** Train: the run's dropout probability instead of the graph's (worker/task.ts). */
   dropout?: number;
+  /** Train, with the job's augmentation: the step's augmentation seed. */
+  augmentSeed?: number;
+  /** Eval: the split ('validation', 'test', 'oob'); validation and test shards are attacked when the job evaluates attacks. */
+  split?: string;
   weights: WeightsRef;
 }
 

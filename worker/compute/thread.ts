@@ -16,12 +16,16 @@ import { performance } from 'node:perf_hooks';
 import { TrainingRunner, EvalRunner } from '../../shared/engine/runner.js';
 import { deviceFor } from '../../shared/engine/registry.js';
 import { computeLeaf, type LeafStats } from '../../shared/engine/leaf.js';
-import { evalGraphFrom, trainingGraphFrom } from '../../shared/cluster/job-wire.js';
+import { attackGraphFrom, evalGraphFrom, trainingGraphFrom } from '../../shared/cluster/job-wire.js';
 import { gatherBatch, type BatchMemory } from '../../shared/data/batch.js';
 import type { Dataset } from '../../shared/data/dataset.js';
 import { Arena, type FlatVector } from '../../shared/kernels/index.js';
 import { reduceNode, rootLevel, vectorsForLevel } from '../../shared/reduction/index.js';
 import type { FromThread, InitMessage, TaskMessage, ToThread } from './messages.js';
+import { Augmenter, planAugmentation } from '../../shared/augment/augment.js';
+import type { AdversarialScratch, AdversarialTraining } from '../../shared/engine/adversarial-batch.js';
+import { AttackRunner } from '../../shared/engine/attack-runner.js';
+import type { AttackSpec } from '../../shared/adversarial/attack-spec.js';
 
 interface Engine {
   runner: TrainingRunner;
@@ -35,6 +39,12 @@ interface Engine {
   batchMemory: BatchMemory;
   /** Result buffers handed back after their upload, by byte length. */
   spare: ArrayBuffer[];
+  /** The job's augmentation of training samples. */
+  augmenter?: Augmenter;
+  /** Adversarial training's attack, and its memory. */
+  adversarial?: { training: AdversarialTraining; scratch: AdversarialScratch };
+  /** Adversarial evaluation: the attack graph's runner, the attacks (FGSM, PGD) and their seed. */
+  attacks?: { runner: AttackRunner; specs: AttackSpec[]; seed: number };
 }
 
 const port = parentPort;
@@ -67,6 +77,7 @@ async function handle(m: ToThread): Promise<void> {
     } else if (m.type === 'close') {
       await engine?.runner.release();
       await engine?.evaluator.release();
+      await engine?.attacks?.runner.release();
       engine = undefined;
       port!.close();
     }
@@ -106,7 +117,20 @@ async function start(m: InitMessage): Promise<Engine> {
     index(evalGraph.params, trainGraph.params).map((i) => weights.parts[i]!),
     index(evalGraph.buffers, trainGraph.buffers).map((i) => weights.parts[p + i]!),
   );
-  return { runner, evaluator, dataset, arena, weights, loaded: undefined, pieceSizes, batchMemory: {}, spare: [] };
+  const engine: Engine = { runner, evaluator, dataset, arena, weights, loaded: undefined, pieceSizes, batchMemory: {}, spare: [] };
+  if (m.augment) engine.augmenter = new Augmenter(planAugmentation(m.augment, dataset.featureShape));
+  if (m.adversarial?.train) engine.adversarial = { training: m.adversarial.train, scratch: { perturb: {} } };
+  if (m.adversarial && m.adversarial.evaluate.length > 0) {
+    if (!m.attack || !m.attackModel) throw new Error('the job evaluates attacks but carries no attack graph');
+    const attackGraph = attackGraphFrom(m.attack, m.attackModel);
+    const attackRunner = await AttackRunner.open(attackGraph, runner.device, shapes, warn);
+    attackRunner.setWeights(
+      index(attackGraph.params, trainGraph.params).map((i) => weights.parts[i]!),
+      index(attackGraph.buffers, trainGraph.buffers).map((i) => weights.parts[p + i]!),
+    );
+    engine.attacks = { runner: attackRunner, specs: m.adversarial.evaluate, seed: m.adversarial.seed };
+  }
+  return engine;
 }
 
 async function runTask(e: Engine, t: TaskMessage): Promise<void> {
@@ -119,9 +143,19 @@ async function runTask(e: Engine, t: TaskMessage): Promise<void> {
   }
   const leaves: LeafStats[] = [];
   if (t.kind === 'eval') {
+    const attacked = e.attacks && (t.split === 'validation' || t.split === 'test') ? e.attacks : undefined;
     for (const leaf of t.leaves) {
-      const r = await e.evaluator.evaluate(gatherBatch(e.dataset, leaf.indices, e.batchMemory));
-      leaves.push({ count: r.count, loss: r.lossSum, headLosses: r.headLossSums, headNormalizers: r.headNormalizers, correct: r.correct });
+      const batch = gatherBatch(e.dataset, leaf.indices, e.batchMemory);
+      const r = await e.evaluator.evaluate(batch);
+      const stats: LeafStats = { count: r.count, loss: r.lossSum, headLosses: r.headLossSums, headNormalizers: r.headNormalizers, correct: r.correct };
+      if (attacked) {
+        stats.attacks = [];
+        for (const spec of attacked.specs) {
+          const a = await attacked.runner.attack(batch, spec, attacked.seed, leaf.indices);
+          stats.attacks.push({ correct: a.adversarialCorrect, loss: a.adversarialLossSum });
+        }
+      }
+      leaves.push(stats);
     }
     send({ type: 'result', id: t.id, leaves, computeMs: performance.now() - t0 });
     return;
@@ -129,7 +163,11 @@ async function runTask(e: Engine, t: TaskMessage): Promise<void> {
   const first = t.node.index * 2 ** t.node.level;
   const root = await reduceNode(t.node, t.k, e.arena, e.pieceSizes, async (j, into) => {
     const leaf = t.leaves[j - first]!;
-    leaves[j - first] = await computeLeaf(e.runner, gatherBatch(e.dataset, leaf.indices, e.batchMemory), leaf.maskSeed, into, t.dropout);
+    leaves[j - first] = await computeLeaf(e.runner, gatherBatch(e.dataset, leaf.indices, e.batchMemory), leaf.indices, leaf.maskSeed, into, {
+      ...(t.dropout !== undefined ? { dropout: t.dropout } : {}),
+      ...(e.augmenter ? { augment: { augmenter: e.augmenter, seed: requiredAugmentSeed(t) } } : {}),
+      ...(e.adversarial ? { adversarial: e.adversarial } : {}),
+    });
   });
   const bytes = root.padded * 4;
   const at = e.spare.findIndex((b) => b.byteLength === bytes);
@@ -137,4 +175,10 @@ async function runTask(e: Engine, t: TaskMessage): Promise<void> {
   new Float32Array(out).set(root.whole);
   e.arena.release(root);
   send({ type: 'result', id: t.id, leaves, vector: out, computeMs: performance.now() - t0 }, [out]);
+}
+
+/** A training task of a job that augments must say with which seed: a missing one is the coordinator's bug, not a reason to train on other samples. */
+function requiredAugmentSeed(t: TaskMessage): number {
+  if (t.augmentSeed === undefined) throw new Error('a training task of a job with augmentation came without its augmentation seed');
+  return t.augmentSeed;
 }

@@ -54,7 +54,10 @@ function series(records, runs, parts) {
   for (const run of runs) {
     for (const p of parts) {
       const pts = [];
-      for (const r of records) if (r.run === run && p.match(r) && typeof r[p.field] === 'number') pts.push([typeof r.step === 'number' ? r.step : lastStep, r[p.field]]);
+      for (const r of records) {
+        const v = p.value ? p.value(r) : r[p.field];
+        if (r.run === run && p.match(r) && typeof v === 'number') pts.push([typeof r.step === 'number' ? r.step : lastStep, v]);
+      }
       if (pts.length > 0) out.push({ label: runs.length > 1 ? `${run} ${p.name}`.trim() : p.name, pts });
     }
   }
@@ -67,10 +70,13 @@ const isEval = (split) => (r) => r.type === 'eval' && r.split === split;
 function chartSpecs(records) {
   const runs = runsOf(records);
   const splits = [...new Set(records.filter((r) => r.type === 'eval').map((r) => r.split))].sort();
+  // Adversarial evaluation: accuracy under each attack, next to the clean accuracy.
+  const attacks = [...new Set(records.flatMap((r) => (r.type === 'eval' && r.attacks ? Object.keys(r.attacks) : [])))];
+  const underAttack = splits.flatMap((s) => attacks.map((a) => ({ name: `${s} ${a.toUpperCase()}`, value: (r) => r.attacks?.[a]?.accuracy, match: isEval(s) })));
   return [
     { id: 'loss', title: 'Training loss (mean per sample)', series: series(records, runs, [{ name: 'train', field: 'loss', match: isStep }]) },
     { id: 'eval-loss', title: 'Evaluation loss', series: series(records, runs, splits.map((s) => ({ name: s, field: 'loss', match: isEval(s) }))) },
-    { id: 'accuracy', title: 'Accuracy', series: series(records, runs, splits.map((s) => ({ name: s, field: 'accuracy', match: isEval(s) }))) },
+    { id: 'accuracy', title: 'Accuracy', series: series(records, runs, [...splits.map((s) => ({ name: s, field: 'accuracy', match: isEval(s) })), ...underAttack]) },
     { id: 'grad-norm', title: 'Gradient norm, before and after clipping', series: series(records, runs, [{ name: 'before clipping', field: 'grad_norm', match: isStep }, { name: 'after clipping', field: 'grad_norm_clipped', match: isStep }]) },
     { id: 'lr', title: 'Learning rate', series: series(records, runs, [{ name: 'lr', field: 'lr', match: isStep }]) },
     { id: 'speed', title: 'Throughput (samples per second)', series: series(records, runs, [{ name: 'samples/s', field: 'samples_per_s', match: isStep }]) },

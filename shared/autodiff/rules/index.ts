@@ -14,5 +14,8 @@ import { dropoutRules } from './dropout.js';
 import { shapeRules } from './shape.js';
 import { padRules } from './pad.js';
 import { noGradRules } from './nograd.js';
+import { extremaRules } from './extrema.js';
+import { modRules } from './mod.js';
+import { quantizeRules } from './quantize.js';
 
-for (const rules of [arithmeticRules, reduceRules, activationRules, mathRules, softmaxRules, linearRules, convRules, poolRules, normalizationRules, layerNormRules, dropoutRules, shapeRules, padRules, noGradRules]) registerRules(rules);
+for (const rules of [arithmeticRules, reduceRules, activationRules, mathRules, softmaxRules, linearRules, convRules, poolRules, normalizationRules, layerNormRules, dropoutRules, shapeRules, padRules, noGradRules, extremaRules, modRules, quantizeRules]) registerRules(rules);

@@ -6,7 +6,7 @@ import { need } from './common.js';
 import { GradientError } from '../errors.js';
 
 /** The reduced axes (normalised), or undefined for "all axes"; null when they are not known statically. */
-function reducedAxes(ctx: { node: InferContext['node']; opset: number }, rank: number, axesInput: number[] | undefined, hasAxesInput: boolean): number[] | undefined | null {
+export function reducedAxes(ctx: { node: InferContext['node']; opset: number }, rank: number, axesInput: number[] | undefined, hasAxesInput: boolean): number[] | undefined | null {
   const { node } = ctx;
   let axes: number[] | undefined;
   if (node.opType === 'ReduceSum' || ctx.opset >= 18) {
@@ -22,7 +22,7 @@ function reducedAxes(ctx: { node: InferContext['node']; opset: number }, rank: n
   return axes.map((a) => normAxis(a, rank));
 }
 
-function reduceInfer(ctx: InferContext): TensorInfo[] {
+export function reduceInfer(ctx: InferContext): TensorInfo[] {
   const x = need(ctx, 0);
   if (!x.shape) return [{ elemType: x.elemType, shape: undefined }];
   const rank = x.shape.length;

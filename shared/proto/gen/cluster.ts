@@ -108,7 +108,7 @@ export interface JobChunk {
    * dataset shape, compression); later chunks carry graph bytes.
    */
   metadataJson: string;
-  /** Which graph these bytes belong to: "train" or "eval". */
+  /** Which graph these bytes belong to: "train", "eval", or "attack" (adversarial evaluation). */
   graph: string;
   data: Buffer;
   offset: number;
@@ -186,7 +186,14 @@ export interface Task {
    * TRAIN: the run's dropout probability (job model.dropout, a search trial's), used by every
    * dropout layer instead of the ratio compiled into the graph; absent: the graph's own.
    */
-  dropout?: number | undefined;
+  dropout?:
+    | number
+    | undefined;
+  /**
+   * TRAIN, with the job's `augment:` block: the seed of this step's augmentations (the run's
+   * seed and the epoch); each sample's transforms depend on it and the sample's index only.
+   */
+  augmentSeed?: number | undefined;
 }
 
 export interface TaskRequest {
@@ -252,7 +259,21 @@ export interface LeafResult {
   correct: number;
   hasCorrect: boolean;
   /** the leaf's first NaN or ±Inf gradient value, if any */
-  nonFinite?: NonFinite | undefined;
+  nonFinite?:
+    | NonFinite
+    | undefined;
+  /**
+   * EVAL with the job's adversarial evaluation: one entry per attack of the job metadata's
+   * list (FGSM, then PGD), the shard's figures on its adversarial examples.
+   */
+  attacks: AttackSums[];
+}
+
+export interface AttackSums {
+  /** adversarial examples still classified right */
+  correct: number;
+  /** loss summed over the adversarial examples */
+  loss: number;
 }
 
 export interface NonFinite {
@@ -1274,6 +1295,7 @@ function createBaseTask(): Task {
     leafSizes: [],
     maskSeeds: [],
     dropout: undefined,
+    augmentSeed: undefined,
   };
 }
 
@@ -1334,6 +1356,9 @@ export const Task: MessageFns<Task> = {
     }
     if (message.dropout !== undefined) {
       writer.uint32(137).double(message.dropout);
+    }
+    if (message.augmentSeed !== undefined) {
+      writer.uint32(144).uint32(message.augmentSeed);
     }
     return writer;
   },
@@ -1499,6 +1524,14 @@ export const Task: MessageFns<Task> = {
             message.dropout = reader.double();
             continue;
           }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.augmentSeed = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1569,6 +1602,11 @@ export const Task: MessageFns<Task> = {
         ? object.mask_seeds.map((e: any) => globalThis.Number(e))
         : [],
       dropout: isSet(object.dropout) ? globalThis.Number(object.dropout) : undefined,
+      augmentSeed: isSet(object.augmentSeed)
+        ? globalThis.Number(object.augmentSeed)
+        : isSet(object.augment_seed)
+        ? globalThis.Number(object.augment_seed)
+        : undefined,
     };
   },
 
@@ -1622,6 +1660,9 @@ export const Task: MessageFns<Task> = {
     if (message.dropout !== undefined) {
       obj.dropout = floatToJson(message.dropout);
     }
+    if (message.augmentSeed !== undefined) {
+      obj.augmentSeed = Math.round(message.augmentSeed);
+    }
     return obj;
   },
 
@@ -1646,6 +1687,7 @@ export const Task: MessageFns<Task> = {
     message.leafSizes = object.leafSizes?.map((e) => e) || [];
     message.maskSeeds = object.maskSeeds?.map((e) => e) || [];
     message.dropout = object.dropout ?? undefined;
+    message.augmentSeed = object.augmentSeed ?? undefined;
     return message;
   },
 };
@@ -2282,6 +2324,7 @@ function createBaseLeafResult(): LeafResult {
     correct: 0,
     hasCorrect: false,
     nonFinite: undefined,
+    attacks: [],
   };
 }
 
@@ -2315,6 +2358,9 @@ export const LeafResult: MessageFns<LeafResult> = {
     }
     if (message.nonFinite !== undefined) {
       NonFinite.encode(message.nonFinite, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.attacks) {
+      AttackSums.encode(v!, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -2408,6 +2454,14 @@ export const LeafResult: MessageFns<LeafResult> = {
             message.nonFinite = NonFinite.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.attacks.push(AttackSums.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2445,6 +2499,9 @@ export const LeafResult: MessageFns<LeafResult> = {
         : isSet(object.non_finite)
         ? NonFinite.fromJSON(object.non_finite)
         : undefined,
+      attacks: globalThis.Array.isArray(object?.attacks)
+        ? object.attacks.map((e: any) => AttackSums.fromJSON(e))
+        : [],
     };
   },
 
@@ -2471,6 +2528,9 @@ export const LeafResult: MessageFns<LeafResult> = {
     if (message.nonFinite !== undefined) {
       obj.nonFinite = NonFinite.toJSON(message.nonFinite);
     }
+    if (message.attacks?.length) {
+      obj.attacks = message.attacks.map((e) => AttackSums.toJSON(e));
+    }
     return obj;
   },
 
@@ -2488,6 +2548,92 @@ export const LeafResult: MessageFns<LeafResult> = {
     message.nonFinite = (object.nonFinite !== undefined && object.nonFinite !== null)
       ? NonFinite.fromPartial(object.nonFinite)
       : undefined;
+    message.attacks = object.attacks?.map((e) => AttackSums.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAttackSums(): AttackSums {
+  return { correct: 0, loss: 0 };
+}
+
+export const AttackSums: MessageFns<AttackSums> = {
+  encode(message: AttackSums, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.correct !== 0) {
+      writer.uint32(9).double(message.correct);
+    }
+    if (message.loss !== 0) {
+      writer.uint32(17).double(message.loss);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttackSums {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttackSums();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.correct = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.loss = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttackSums {
+    return {
+      correct: isSet(object.correct) ? globalThis.Number(object.correct) : 0,
+      loss: isSet(object.loss) ? globalThis.Number(object.loss) : 0,
+    };
+  },
+
+  toJSON(message: AttackSums): unknown {
+    const obj: any = {};
+    if (message.correct !== 0) {
+      obj.correct = floatToJson(message.correct);
+    }
+    if (message.loss !== 0) {
+      obj.loss = floatToJson(message.loss);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AttackSums>, I>>(base?: I): AttackSums {
+    return AttackSums.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AttackSums>, I>>(object: I): AttackSums {
+    const message = createBaseAttackSums();
+    message.correct = object.correct ?? 0;
+    message.loss = object.loss ?? 0;
     return message;
   },
 };
