@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Option, type Command } from '@commander-js/extra-typings';
 import { integerOption, positiveOption } from './train.js';
 import { CliUsageError } from './errors.js';
+import { deriveSeed, SeedStream } from '../../coordinator/plan/seeds.js';
 import { deviceFor, DEVICE_KINDS } from '../engine/registry.js';
 import type { DeviceKind } from '../engine/device.js';
 
@@ -47,7 +48,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--range <lo,hi>', "clamp adversarial inputs to [lo, hi], or 'none' (default: the job's adversarial.range, else 0,1 for digits and IDX pixels, else none)")
     .option('--batch <n>', 'samples per graph run', integerOption('--batch', 1), 500)
     .option('--logits <name>', "the output the attack's cross-entropy reads (default: the job's model.logits, an ensemble's probabilities, or the only output)")
-    .option('--seed <n>', "seed of PGD's random start (default: the job's seed)", integerOption('--seed', 0))
+    .option('--seed <n>', "seed of PGD's random start (default: the one the run's own evaluations used, from the job's seed)", integerOption('--seed', 0))
     .addOption(new Option('--device <kind>', 'where the graphs run').choices(DEVICE_KINDS).default('cpu' as DeviceKind))
     .option('--threads <n>', 'onnxruntime intra-op threads on the CPU', integerOption('--threads', 1), 1)
     .option('--json <file>', 'also write the figures as JSON to this file')
@@ -116,7 +117,9 @@ export async function runEval(target: string, opts: EvalCommandOptions, write: (
     const inputWidth = perSample.every((d) => typeof d === 'number') ? (perSample as number[]).reduce((a, d) => a * d, 1) : undefined;
     if (inputWidth !== undefined && inputWidth !== width)
       throw new CliUsageError(`the model's input '${input.name}' takes [${perSample.join(', ')}] (${inputWidth} values) per sample; the job's data has [${data.dataset.featureShape.join(', ')}] (${width})`);
-    const seed = opts.seed ?? config.seed;
+    // By default the seed the run's own evaluations drew PGD's random starts with, so that a run's
+    // test figures come out again (coordinator/job/adversarial.ts, adversarialMeta).
+    const seed = opts.seed ?? deriveSeed(config.seed, SeedStream.attack, 0);
     const started = performance.now();
     const r = await evaluateAttacks(runner, data.dataset, indices, specs, { batch: opts.batch, seed });
     const seconds = (performance.now() - started) / 1000;

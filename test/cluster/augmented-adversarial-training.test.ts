@@ -10,14 +10,20 @@
  *  - augmentation and adversarial training change the result (the same job without them ends
  *    elsewhere), and every epoch still trains on each sample exactly once;
  *  - validation and test evaluations report FGSM and PGD accuracy over every sample, below the
- *    clean accuracy, and the summary carries them.
+ *    clean accuracy, and the summary carries them; `gradfleet eval` on the exported model gives
+ *    the same test figures.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../shared/node-flags.js';
 import { join } from 'node:path';
 import type { JobInput } from '../../coordinator/job/schema.js';
 import type { RunSummary } from '../../coordinator/run/run-records.js';
 import { readFinalParams, readMetrics, runCluster, startCluster, tinyJob, type ClusterResult } from './harness.js';
+
+const GRADFLEET_BIN = fileURLToPath(new URL('../../bin/gradfleet.mjs', import.meta.url));
 
 const cnn = {
   spec: {
@@ -102,6 +108,15 @@ describe('augmented, adversarially trained CNN on 1 and 2 worker processes', () 
     const summary = JSON.parse(readFileSync(join(one.runDir, 'summary.json'), 'utf8')) as RunSummary & { test: { attacks?: Record<string, unknown> } };
     expect(Object.keys(summary.test.attacks ?? {})).toEqual(['fgsm', 'pgd']);
     expect(one.coordinator.stdout).toMatch(/FGSM accuracy/);
+  });
+
+  it('scores the exported model under attack as the run did: gradfleet eval gives the summary\'s test figures', () => {
+    const e = spawnSync(process.execPath, [...NODE_FLAGS, GRADFLEET_BIN, 'eval', one.runDir, '--json', join(one.runDir, 'eval.json')], { encoding: 'utf8' });
+    expect(e.status, e.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(one.runDir, 'eval.json'), 'utf8')) as { clean: { accuracy: number }; attacks: { method: string; accuracy: number }[] };
+    const summary = JSON.parse(readFileSync(join(one.runDir, 'summary.json'), 'utf8')) as { test: { accuracy: number; attacks: Record<string, { accuracy: number }> } };
+    expect(report.clean.accuracy).toBe(summary.test.accuracy);
+    expect(Object.fromEntries(report.attacks.map((a) => [a.method, a.accuracy]))).toEqual({ fgsm: summary.test.attacks.fgsm!.accuracy, pgd: summary.test.attacks.pgd!.accuracy });
   });
 
   it('scores the same adversarial figures on 1 and 2 workers', () => {

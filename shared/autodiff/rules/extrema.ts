@@ -10,18 +10,13 @@
 import type { RuleTable, GradContext } from '../registry.js';
 import { attrInt } from '../../onnx/attributes.js';
 import { DT } from '../../onnx/tensor.js';
-import { GradientError } from '../errors.js';
-import { reduceInfer, reducedAxes } from './reduce.js';
+import { gradientAxes, reduceInfer } from './reduce.js';
 
 function extremumGrad(ctx: GradContext): (string | undefined)[] {
   if (!ctx.needs(0)) return [];
   const { b, node } = ctx;
   const x = ctx.x(0);
-  const xs = ctx.info(x).shape;
-  if (!xs) throw new GradientError(node.opType, node.name, 'the rank of the input must be known');
-  const axes = reducedAxes(ctx, xs.length, node.input[1] ? ctx.constant(node.input[1]) : undefined, !!node.input[1]);
-  if (axes === null) throw new GradientError(node.opType, node.name, 'reduction axes must be constant');
-  const all = axes === undefined ? xs.map((_, i) => i) : axes;
+  const all = gradientAxes(ctx);
   if (all.length === 0) return [ctx.dy(0)]; // noop_with_empty_axes: Y = X
   let y = ctx.y(0);
   let dy = ctx.dy(0)!;

@@ -6,7 +6,7 @@ import { need } from './common.js';
 import { GradientError } from '../errors.js';
 
 /** The reduced axes (normalised), or undefined for "all axes"; null when they are not known statically. */
-export function reducedAxes(ctx: { node: InferContext['node']; opset: number }, rank: number, axesInput: number[] | undefined, hasAxesInput: boolean): number[] | undefined | null {
+function reducedAxes(ctx: { node: InferContext['node']; opset: number }, rank: number, axesInput: number[] | undefined, hasAxesInput: boolean): number[] | undefined | null {
   const { node } = ctx;
   let axes: number[] | undefined;
   if (node.opType === 'ReduceSum' || ctx.opset >= 18) {
@@ -34,21 +34,27 @@ export function reduceInfer(ctx: InferContext): TensorInfo[] {
   return [{ elemType: x.elemType, shape }];
 }
 
+/** The axes a reduce node reduces (every axis when it names none), for its gradient: X's rank known, the axes constant. */
+export function gradientAxes(ctx: GradContext): number[] {
+  const { node } = ctx;
+  const xs = ctx.info(ctx.x(0)).shape;
+  if (!xs) throw new GradientError(node.opType, node.name, 'the rank of the input must be known');
+  const axes = reducedAxes(ctx, xs.length, node.input[1] ? ctx.constant(node.input[1]) : undefined, !!node.input[1]);
+  if (axes === null) throw new GradientError(node.opType, node.name, 'reduction axes must be constant');
+  return axes === undefined ? xs.map((_, i) => i) : axes;
+}
+
 /** dX = broadcast of dY (with the reduced axes re-inserted when keepdims=0) to X's shape, times `scale`. */
 function reduceGrad(ctx: GradContext, mean: boolean): (string | undefined)[] {
   const { b, node } = ctx;
   const x = ctx.x(0);
-  const xs = ctx.info(x).shape;
-  if (!xs) throw new GradientError(node.opType, node.name, 'the rank of the input must be known');
-  const axes = reducedAxes(ctx, xs.length, node.input[1] ? ctx.constant(node.input[1]) : undefined, !!node.input[1]);
-  if (axes === null) throw new GradientError(node.opType, node.name, 'reduction axes must be constant');
-  const all = axes === undefined ? xs.map((_, i) => i) : axes;
+  const all = gradientAxes(ctx);
   let g = ctx.dy(0)!;
   if (attrInt(node, 'keepdims', 1) === 0 && all.length > 0) g = b.op('Unsqueeze', [g, b.ints(all)]);
   const shapeX = b.op('Shape', [x]);
   g = b.op('Expand', [g, shapeX]);
   if (mean && all.length > 0) {
-    const counts = all.map((a) => xs[a]!);
+    const counts = all.map((a) => ctx.info(x).shape![a]!);
     const n = counts.every((d) => typeof d === 'number')
       ? b.scalar((counts as number[]).reduce((p, d) => p * d, 1))
       : b.op('Cast', [b.op('ReduceProd', [b.op('Gather', [shapeX, b.ints(all)])], { keepdims: 0 })], { to: 1 });
