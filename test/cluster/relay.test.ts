@@ -2,14 +2,15 @@
  * Relays (coordinator/relay/), with real processes: a coordinator, relays started with
  * `coordinator relay --upstream <coordinator>`, and unmodified workers connected to the relays.
  * A two-level tree gives the bits one worker gives (the relays' sums are nodes of the step's
- * fixed reduction tree), and a job a relay cannot serve (an ensemble) is refused in words.
+ * fixed reduction tree), also with augmentation and adversarial training and scoring, and a job a
+ * relay cannot serve (an ensemble) is refused in words.
  */
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { NODE_FLAGS } from '../../shared/node-flags.js';
-import { readFinalParams, runCluster, runWorkerProcess, startCluster, tinyJob } from './harness.js';
+import { readFinalParams, readMetrics, runCluster, runWorkerProcess, startCluster, tinyJob } from './harness.js';
 
 const COORDINATOR_BIN = join(resolve(fileURLToPath(new URL('../..', import.meta.url))), 'bin/coordinator.mjs');
 
@@ -88,6 +89,33 @@ describe('relays (two-level aggregation)', () => {
       const [oneWorker] = readFinalParams(direct.runDir);
       expect(viaRelays!.version).toBeGreaterThan(0);
       expect(viaRelays).toEqual(oneWorker);
+    } finally {
+      for (const r of relays) r.kill();
+      cluster.kill();
+    }
+  });
+
+  it('relays augmentation, adversarial training and attack scores: the bits and figures one worker gives', async () => {
+    const job = tinyJob({
+      name: 'relayed-adversarial',
+      augment: { shift: { max_pixels: 2, p: 0.5 }, rotate: { max_degrees: 10, p: 0.5 } },
+      adversarial: { method: 'fgsm', epsilon: 0.1, ratio: 0.5, range: [0, 1], eval_steps: 3 },
+    } as never);
+    const direct = await runCluster({ job, workers: 1, timeoutMs: 40_000 });
+    expect(direct.exitCode, direct.coordinator.stderr.slice(-3000)).toBe(0);
+    const cluster = await startCluster({ job, workers: 0 });
+    const relays: RelayProcess[] = [];
+    try {
+      relays.push(...(await Promise.all([startRelay(cluster.address), startRelay(cluster.address)])));
+      const workers = relays.map((r) => runWorkerProcess({ coordinator: r.address, timeoutMs: 50_000 }));
+      const result = await cluster.wait(50_000);
+      expect(result.exitCode, cluster.output()).toBe(0);
+      for (const w of await Promise.all(workers)) expect(w.code, w.stderr.slice(-3000)).toBe(0);
+      expect(readFinalParams(result.runDir)).toEqual(readFinalParams(direct.runDir));
+      const attacks = (runDir: string) => readMetrics(runDir).filter((m) => m.type === 'eval').map((m) => ({ split: m.split, attacks: m.attacks }));
+      const viaRelays = attacks(result.runDir);
+      expect(viaRelays.filter((e) => e.attacks !== undefined)).toHaveLength(viaRelays.length);
+      expect(viaRelays).toEqual(attacks(direct.runDir));
     } finally {
       for (const r of relays) r.kill();
       cluster.kill();
