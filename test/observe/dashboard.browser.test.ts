@@ -59,7 +59,7 @@ describe.skipIf(!haveBrowser)('live dashboard in a real browser', () => {
     const browser = await chromium.launch({ executablePath: BROWSER, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'] });
     const processes: ChildProcess[] = [];
     try {
-      const job = tinyJob({ data: { source: 'digits', limit: TRAIN + 600, split: { validation: 300, test: 300 } }, batch: { global: GLOBAL, micro: MICRO }, epochs: EPOCHS, clip: { max_norm: 1 }, eval: { every: 50 } } as never);
+      const job = tinyJob({ data: { source: 'digits', limit: TRAIN + 600, split: { validation: 300, test: 300 } }, batch: { global: GLOBAL, micro: MICRO }, epochs: EPOCHS, clip: { max_norm: 1 }, eval: { every: 50 }, adversarial: { method: 'none', epsilon: 0.1, range: [0, 1], eval_steps: 3 } } as never);
       writeFileSync(join(dir, 'job.json'), JSON.stringify(job));
       const coordinator = startProcess([COORDINATOR_BIN, 'start', '--config', 'job.json', '--port', '0', '--local-workers', '2', '--ui-port', '0'], dir);
       processes.push(coordinator.child);
@@ -92,6 +92,9 @@ describe.skipIf(!haveBrowser)('live dashboard in a real browser', () => {
       expect(await pointsOf(page, 'loss')).toBe(steps);
       expect(await page.textContent('#fig-step')).toBe(String(steps));
       expect(await pointsOf(page, 'accuracy')).toBeGreaterThanOrEqual(Math.floor(steps / 50));
+      // Accuracy under attack (the job scores FGSM and PGD) is drawn next to the clean accuracy.
+      const legend = await page.$$eval('#chart-accuracy .u-legend .u-series th', (ths) => ths.map((th) => (th.textContent ?? '').trim()));
+      expect(legend).toEqual(expect.arrayContaining(['validation', 'test', 'validation FGSM', 'validation PGD', 'test FGSM', 'test PGD']));
 
       // Two workers, and each micro-batch of every epoch done by exactly one of them.
       const rows = await page.$$eval('#workers tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
