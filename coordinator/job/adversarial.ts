@@ -9,7 +9,7 @@
  * ```
  */
 import { z } from 'zod';
-import type { AttackSpec } from '../../shared/adversarial/attack-spec.js';
+import { attackSpec, type AttackSpec } from '../../shared/adversarial/attack-spec.js';
 import type { AdversarialMeta } from '../../shared/cluster/job-wire.js';
 import { deriveSeed, SeedStream } from '../plan/seeds.js';
 
@@ -45,18 +45,15 @@ export type AdversarialConfig = z.output<typeof adversarialSchema>;
 /** The attack adversarial training uses, or undefined for `method: none`. */
 export function trainingAttack(a: AdversarialConfig): AttackSpec | undefined {
   if (a.method === 'none') return undefined;
-  if (a.method === 'fgsm') return { method: 'fgsm', epsilon: a.epsilon, steps: 1, alpha: a.epsilon, ...(a.range ? { range: a.range } : {}), randomStart: false };
-  return { method: 'pgd', epsilon: a.epsilon, steps: a.steps, alpha: a.alpha ?? (2.5 * a.epsilon) / a.steps, ...(a.range ? { range: a.range } : {}), randomStart: a.random_start };
+  const range = a.range ? { range: a.range } : {};
+  return a.method === 'fgsm' ? attackSpec({ method: 'fgsm', epsilon: a.epsilon, ...range }) : attackSpec({ method: 'pgd', epsilon: a.epsilon, steps: a.steps, alpha: a.alpha, randomStart: a.random_start, ...range });
 }
 
 /** The attacks evaluations report, in the order of their figures: FGSM, then PGD, both at ε. */
 export function evaluationAttacks(a: AdversarialConfig): AttackSpec[] {
   if (!a.evaluate) return [];
   const range = a.range ? { range: a.range } : {};
-  return [
-    { method: 'fgsm', epsilon: a.epsilon, steps: 1, alpha: a.epsilon, ...range, randomStart: false },
-    { method: 'pgd', epsilon: a.epsilon, steps: a.eval_steps, alpha: (2.5 * a.epsilon) / a.eval_steps, ...range, randomStart: true },
-  ];
+  return [attackSpec({ method: 'fgsm', epsilon: a.epsilon, ...range }), attackSpec({ method: 'pgd', epsilon: a.epsilon, steps: a.eval_steps, ...range })];
 }
 
 /** What workers are told (job metadata): the training attack and its share, the evaluation attacks, and their seed. */

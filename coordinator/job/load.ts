@@ -14,7 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { validate, ConfigError } from '../../shared/config/validation.js';
 import { compileTraining } from '../../shared/autodiff/compile.js';
 import { compileEval } from '../../shared/autodiff/eval.js';
-import type { EvalGraph, HeadSpec, TrainingGraph } from '../../shared/autodiff/compile-types.js';
+import type { EvalGraph, HeadSpec, TensorSpec, TrainingGraph } from '../../shared/autodiff/compile-types.js';
 import { readModel, type ModelProto } from '../../shared/onnx/model.js';
 import { buildForwardModel } from '../../shared/model/build.js';
 import { loadModelSpec } from '../../shared/model/load.js';
@@ -97,14 +97,14 @@ export async function loadJob(config: JobConfig, source: string, baseDir: string
   const { forward, heads } = forwardModel(config, baseDir, paths, options.maxModelBytes);
   const freeze = config.model.freeze === undefined ? undefined : new RegExp(config.model.freeze);
   const correct = heads.some((h) => h.loss === 'cross-entropy');
-  const adversarial = config.adversarial;
-  // Adversarial training reads the training graph's grad:<input>; adversarial evaluation its own inference-mode graph.
-  const input = adversarial ? attackableInput(forward, heads, source) : undefined;
-  const inputGradients = adversarial && trainingAttack(adversarial) && input ? [input] : undefined;
   // Quantization-aware training trains and scores the fake-quantized model; the export is the plain forward's.
   const trained = config.model.qat ? withFakeQuant(forward, config.model.qat) : forward;
-  const training = compileTraining(trained, { heads, freeze, reduction: 'sum', dropout: 'mask-input', correct, ...(inputGradients ? { inputGradients } : {}) });
   const evaluation = compileEval(trained, { heads, freeze, correct });
+  const adversarial = config.adversarial;
+  // Adversarial training reads the training graph's grad:<input>; adversarial evaluation its own inference-mode graph.
+  const input = adversarial ? attackableInput(evaluation.inputs, heads, source) : undefined;
+  const inputGradients = adversarial && trainingAttack(adversarial) && input ? [input] : undefined;
+  const training = compileTraining(trained, { heads, freeze, reduction: 'sum', dropout: 'mask-input', correct, ...(inputGradients ? { inputGradients } : {}) });
   const attack = adversarial && evaluationAttacks(adversarial).length > 0 ? compileAttack(trained, { heads, ...(freeze ? { freeze } : {}) }) : undefined;
   const searchesDropout = config.search?.params.some((p) => p.path === 'model.dropout') ?? false;
   if ((config.model.dropout !== undefined || searchesDropout) && training.dropoutMasks.length === 0) {
@@ -162,13 +162,9 @@ function forwardModel(config: JobConfig, baseDir: string, paths: PathPolicy, max
  * The one float data input an attack perturbs: adversarial examples need a classification model
  * (cross-entropy: accuracy under attack) reading one float tensor (not token ids).
  */
-function attackableInput(forward: ModelProto, heads: readonly HeadSpec[], source: string): string {
+function attackableInput(inputs: readonly TensorSpec[], heads: readonly HeadSpec[], source: string): string {
   if (!heads.some((h) => h.loss === 'cross-entropy')) throw new ConfigError(source, ['adversarial: needs a classification model (a cross-entropy loss): accuracy under attack is what it reports']);
-  const g = forward.graph!;
-  const fixed = new Set([...g.initializer.map((t) => t.name), ...heads.map((h) => h.labels)]);
-  const data = g.input.filter((i) => !fixed.has(i.name));
-  if (data.length !== 1) throw new ConfigError(source, [`adversarial: the model has ${data.length} data inputs (${data.map((i) => i.name).join(', ')}); attacks perturb exactly one`]);
-  const elemType = data[0]!.type?.tensorType?.elemType;
-  if (elemType !== DT.FLOAT) throw new ConfigError(source, [`adversarial: the model's input '${data[0]!.name}' is not float32 (token ids cannot be perturbed)`]);
-  return data[0]!.name;
+  if (inputs.length !== 1) throw new ConfigError(source, [`adversarial: the model has ${inputs.length} data inputs (${inputs.map((i) => i.name).join(', ')}); attacks perturb exactly one`]);
+  if (inputs[0]!.elemType !== DT.FLOAT) throw new ConfigError(source, [`adversarial: the model's input '${inputs[0]!.name}' is not float32 (token ids cannot be perturbed)`]);
+  return inputs[0]!.name;
 }

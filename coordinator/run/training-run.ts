@@ -597,7 +597,7 @@ export class TrainingRun {
 }
 
 /** An evaluation's figures from its shards; `attacks` names the job's evaluation attacks, whose figures the shards carry in that order. */
-export function sumEval(leaves: LeafStats[], attacks: readonly string[] = []): EvalSums {
+function sumEval(leaves: LeafStats[], attacks: readonly string[] = []): EvalSums {
   // Exact sums in shard order (float64), then divided once.
   let loss = 0;
   let correct = 0;

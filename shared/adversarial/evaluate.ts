@@ -140,16 +140,12 @@ export async function evaluateAttacks(runner: AttackRunner, dataset: Dataset, in
   for (let at = 0; at < indices.length; at += batch) {
     const part = indices.subarray(at, Math.min(indices.length, at + batch));
     const b = gatherBatch(dataset, part, memory);
-    for (let s = 0; s < specs.length; s++) {
-      const r = await runner.attack(b, specs[s]!, o.seed ?? 0, part);
-      if (s === 0) clean = { correct: clean.correct + r.correct, loss: clean.loss + r.lossSum };
-      sums[s]!.correct += r.adversarialCorrect;
-      sums[s]!.loss += r.adversarialLossSum;
-    }
-    if (specs.length === 0) {
-      const r = await runner.gradient(b.x, b, new Float32Array(b.x.length));
-      clean = { correct: clean.correct + r.correct, loss: clean.loss + r.lossSum };
-    }
+    const r = await runner.attackAll(b, specs, o.seed ?? 0, part);
+    clean = { correct: clean.correct + r.correct, loss: clean.loss + r.lossSum };
+    r.attacks.forEach((a, s) => {
+      sums[s]!.correct += a.correct;
+      sums[s]!.loss += a.lossSum;
+    });
   }
   const n = indices.length;
   return {

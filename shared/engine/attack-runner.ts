@@ -27,6 +27,14 @@ export interface AttackResult {
   adversarialLossSum: number;
 }
 
+/** One batch under several attacks: its clean figures once, then each attack's, in order. */
+export interface AttacksResult {
+  count: number;
+  correct: number;
+  lossSum: number;
+  attacks: { correct: number; lossSum: number }[];
+}
+
 export class AttackRunner {
   private weightFeeds: Record<string, ort.Tensor> = {};
   private readonly scratch: PerturbScratch = {};
@@ -69,6 +77,16 @@ export class AttackRunner {
    * Classification only: the graph needs a `correct` output.
    */
   async attack(batch: Batch, spec: AttackSpec, seed: number, indices: ArrayLike<number>): Promise<AttackResult> {
+    const r = await this.attackAll(batch, [spec], seed, indices);
+    return { count: r.count, correct: r.correct, lossSum: r.lossSum, adversarialCorrect: r.attacks[0]!.correct, adversarialLossSum: r.attacks[0]!.lossSum };
+  }
+
+  /**
+   * One batch under each of `specs`: the clean run (figures and gradient) is done once and shared
+   * by every attack that starts from the clean point, so FGSM and PGD on a shard take
+   * 1 + 1 + (steps + 1) graph runs instead of scoring the clean batch once per attack.
+   */
+  async attackAll(batch: Batch, specs: readonly AttackSpec[], seed: number, indices: ArrayLike<number>): Promise<AttacksResult> {
     const g = this.graph;
     if (!g.outputs.correct) throw new Error('the attack graph has no classification head (no correct output); attack figures count hits');
     const n = batch.x.length;
@@ -79,26 +97,26 @@ export class AttackRunner {
     const cleanGrad = this.cleanGrad.subarray(0, n);
     const adversarial = this.adversarial.subarray(0, n);
     const clean = await this.run(batch.x, batch, cleanGrad);
-    let cleanGradUsed = false;
-    await perturb(
-      spec,
-      batch.x,
-      n / batch.count,
-      indices,
-      seed,
-      async (x, grad) => {
-        if (x === batch.x && !cleanGradUsed) {
-          grad.set(cleanGrad);
-          cleanGradUsed = true;
-          return;
-        }
-        await this.run(x, batch, grad);
-      },
-      adversarial,
-      this.scratch,
-    );
-    const attacked = await this.run(adversarial, batch, this.scratch.grad!.subarray(0, n));
-    return { count: batch.count, correct: clean.correct, lossSum: clean.lossSum, adversarialCorrect: attacked.correct, adversarialLossSum: attacked.lossSum };
+    const attacks: AttacksResult['attacks'] = [];
+    for (const spec of specs) {
+      await perturb(
+        spec,
+        batch.x,
+        n / batch.count,
+        indices,
+        seed,
+        // The clean point's gradient is the clean run's: perturb passes `clean` itself when it asks for it.
+        async (x, grad) => {
+          if (x === batch.x) grad.set(cleanGrad);
+          else await this.run(x, batch, grad);
+        },
+        adversarial,
+        this.scratch,
+      );
+      const attacked = await this.run(adversarial, batch, this.scratch.grad!.subarray(0, n));
+      attacks.push({ correct: attacked.correct, lossSum: attacked.lossSum });
+    }
+    return { count: batch.count, correct: clean.correct, lossSum: clean.lossSum, attacks };
   }
 
   /**

@@ -90,6 +90,9 @@ describe('PGD on a trained model', () => {
     expect(r).toEqual({ count: 200, correct: clean.correct, lossSum: clean.lossSum, adversarialCorrect: p.correct, adversarialLossSum: p.lossSum });
     const rf = await runner.attack(batch, fgsm, 1, indices);
     expect(rf.adversarialLossSum).toBe(f.lossSum);
+    // Both attacks over one shared clean run give each attack's own figures, bit for bit.
+    const both = await runner.attackAll(batch, [fgsm, pgd], 1, indices);
+    expect(both).toEqual({ count: 200, correct: clean.correct, lossSum: clean.lossSum, attacks: [{ correct: rf.adversarialCorrect, lossSum: rf.adversarialLossSum }, { correct: p.correct, lossSum: p.lossSum }] });
   });
 
   it('gives the same evaluation whatever the batch size', async () => {

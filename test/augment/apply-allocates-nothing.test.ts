@@ -1,5 +1,5 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { augmenterFor, batchOf, image } from './helpers.js';
+import { EVERY_TRANSFORM, augmenterFor, batchOf, image } from './helpers.js';
 
 const TYPED = ['Float32Array', 'Float64Array', 'Int32Array', 'Uint32Array', 'Uint8Array', 'Int16Array', 'Uint16Array', 'Int8Array', 'ArrayBuffer', 'Array'] as const;
 const TypedArrayProto = Object.getPrototypeOf(Float32Array.prototype) as Record<string, unknown>;
@@ -46,21 +46,12 @@ function countAllocations(run: () => void): number {
   return count;
 }
 
-const EVERYTHING = {
-  crop: { padding: 2 },
-  shift: { max_pixels: 2, p: 0.5 },
-  rotate: { max_degrees: 10, p: 0.5 },
-  flip_horizontal: { p: 0.5 },
-  erase: { p: 0.5 },
-  noise: { std: 0.05, p: 0.5 },
-  clamp: [0, 1] as [number, number],
-};
 
 describe('Augmenter.apply', () => {
   afterEach(() => expect(Float32Array.name).toBe('Float32Array'));
 
   it('makes no typed array, buffer, view or array in any call (the counter itself does count)', () => {
-    const aug = augmenterFor(EVERYTHING, [1, 28, 28]);
+    const aug = augmenterFor(EVERY_TRANSFORM, [1, 28, 28]);
     const x = batchOf(image(1, 28, 28, 5), 128);
     const indices = Uint32Array.from({ length: 128 }, (_, i) => i * 7);
     // The instrument works: a Float32Array made in the window is counted.
@@ -72,7 +63,7 @@ describe('Augmenter.apply', () => {
   });
 
   it('does not grow the process’s ArrayBuffer memory over hundreds of calls', () => {
-    const aug = augmenterFor(EVERYTHING, [3, 32, 32]);
+    const aug = augmenterFor(EVERY_TRANSFORM, [3, 32, 32]);
     const x = batchOf(image(3, 32, 32, 9), 64);
     const indices = Array.from({ length: 64 }, (_, i) => i);
     aug.apply(x, indices, 0);

@@ -104,3 +104,14 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 }
+
+/** Every transform at once, with realistic strengths: the config the determinism and allocation tests share. */
+export const EVERY_TRANSFORM: AugmentConfigInput = {
+  crop: { padding: 2 },
+  shift: { max_pixels: 2, p: 0.5 },
+  rotate: { max_degrees: 10, p: 0.5 },
+  flip_horizontal: { p: 0.5 },
+  erase: { p: 0.25 },
+  noise: { std: 0.05, p: 0.5 },
+  clamp: [0, 1],
+};

@@ -2,18 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
 import { Augmenter, describeSample } from '../../shared/augment/augment.js';
 import { drawBits, streamKey } from '../../shared/augment/sample-random.js';
-import { augmentOne, augmenterFor, bits, image } from './helpers.js';
-import type { AugmentConfigInput } from '../../shared/augment/schema.js';
+import { EVERY_TRANSFORM, augmentOne, augmenterFor, bits, image } from './helpers.js';
 
-const REALISTIC: AugmentConfigInput = {
-  crop: { padding: 2 },
-  shift: { max_pixels: 2, p: 0.5 },
-  rotate: { max_degrees: 10, p: 0.5 },
-  flip_horizontal: { p: 0.5 },
-  erase: { p: 0.25 },
-  noise: { std: 0.05, p: 0.5 },
-  clamp: [0, 1],
-};
 const SHAPE = [1, 28, 28];
 const SIZE = 784;
 const SEED = 42;
@@ -32,21 +22,21 @@ const row = (x: Float32Array, k: number) => bits(x.subarray(k * SIZE, (k + 1) * 
 
 describe('determinism', () => {
   it('gives a sample the same bits wherever it sits in the batch, whatever else is in it, however often apply ran', () => {
-    const aug = augmenterFor(REALISTIC, SHAPE);
+    const aug = augmenterFor(EVERY_TRANSFORM, SHAPE);
     const alone3 = row(batch(aug, [3]), 0);
     const alone500 = row(batch(aug, [500]), 0);
     const a = batch(aug, [500, 17, 3, 99]);
     const b = batch(aug, [8, 3, 3, 1000, 500, 7, 2 ** 33]);
     // A fresh Augmenter (another worker), after many calls of this one (a resumed run).
     for (let i = 0; i < 20; i++) batch(aug, [i, i + 1]);
-    const c = batch(augmenterFor(REALISTIC, SHAPE), [3, 500]);
+    const c = batch(augmenterFor(EVERY_TRANSFORM, SHAPE), [3, 500]);
     for (const [x, k] of [[a, 2], [b, 1], [b, 2], [c, 0]] as const) expect(row(x, k)).toEqual(alone3);
     for (const [x, k] of [[a, 0], [b, 4], [c, 1]] as const) expect(row(x, k)).toEqual(alone500);
     expect(row(batch(aug, [3]), 0)).toEqual(alone3);
   });
 
   it('gives a different output for another index of the same image, or another seed', () => {
-    const aug = augmenterFor(REALISTIC, SHAPE);
+    const aug = augmenterFor(EVERY_TRANSFORM, SHAPE);
     const img = sample(5);
     const base = bits(augmentOne(aug, img, 5, SEED));
     expect(bits(augmentOne(aug, img, 6, SEED))).not.toEqual(base);
@@ -60,8 +50,8 @@ describe('determinism', () => {
   });
 
   it('leaves the other transforms’ draws unchanged when one transform is turned off or retuned', () => {
-    const all = augmenterFor(REALISTIC, SHAPE).plan;
-    const { rotate: _r, shift: _s, ...rest } = REALISTIC;
+    const all = augmenterFor(EVERY_TRANSFORM, SHAPE).plan;
+    const { rotate: _r, shift: _s, ...rest } = EVERY_TRANSFORM;
     const fewer = augmenterFor({ ...rest, erase: { p: 0.25, value: 0.5 }, noise: { std: 0.2, p: 0.5 } }, SHAPE).plan;
     for (let i = 0; i < 200; i++) {
       const a = describeSample(all, SEED, i);
@@ -79,7 +69,7 @@ describe('determinism', () => {
         -258852963,
       ]
     `);
-    const aug = augmenterFor({ ...REALISTIC, rotate: { max_degrees: 30, p: 0.9 } }, SHAPE);
+    const aug = augmenterFor({ ...EVERY_TRANSFORM, rotate: { max_degrees: 30, p: 0.9 } }, SHAPE);
     const x = batch(aug, Array.from({ length: 64 }, (_, i) => i * 13));
     expect(createHash('sha256').update(x).digest('hex')).toMatchInlineSnapshot(`"56b34d93566248d3bd7115be13fe54e82f88823d60a5050288a79718b153a39a"`);
   });

@@ -5,8 +5,9 @@
  *  - a QAT job ends bit-identical on 1 and 2 workers, differs from the same job without QAT, and
  *    exports the plain float model (no fake-quantization node) that `gradfleet quantize` turns
  *    into int8 within a point of the float model;
- *  - a job whose hidden layer is hashed into 256 buckets trains on 2 workers to the accuracy of a
- *    plain model's neighbourhood, and its model.onnx stores the 256-value table, not the matrix.
+ *  - a job whose hidden layer is hashed into 256 buckets (100× fewer values than its 784×32
+ *    matrix) trains on 2 workers above 50 % test accuracy, and its model.onnx stores the 256-value
+ *    table, not the matrix.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';

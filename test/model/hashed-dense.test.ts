@@ -2,7 +2,6 @@ import { describe, it, expect } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { buildForwardModel } from '../../shared/model/build.js';
 import { parseModelSpec } from '../../shared/model/load.js';
-import { ModelSpecError } from '../../shared/model/errors.js';
 import { HASH_PRIME, hashCoefficients, materializeHashedWeight } from '../../shared/model/hashed.js';
 import { compileTraining } from '../../shared/autodiff/compile.js';
 import { exportInference } from '../../shared/autodiff/export.js';
@@ -11,7 +10,7 @@ import { encodeModel, valueInfo, type ModelProto } from '../../shared/onnx/model
 import { DT } from '../../shared/onnx/tensor.js';
 import { Rng } from '../../shared/random.js';
 import type { ModelSpecInput } from '../../shared/model/spec.js';
-import { initializer, runModel, variance } from './helpers.js';
+import { initializer, runModel, specError, variance } from './helpers.js';
 
 const spec = (inF: number, layers: ModelSpecInput['layers'], extra: Partial<ModelSpecInput> = {}): ModelSpecInput => ({ input: { shape: [inF] }, layers, loss: 'cross-entropy', seed: 4, ...extra });
 
@@ -41,15 +40,6 @@ async function stepper(g: TrainingGraph): Promise<Step> {
   };
 }
 
-function specError(raw: unknown): ModelSpecError {
-  try {
-    parseModelSpec(raw);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelSpecError);
-    return e as ModelSpecError;
-  }
-  throw new Error('expected the spec to be rejected');
-}
 
 describe('hashed dense layer (HashedNets): W[i,j] = ξ(i,j)·table[h(i,j)]', () => {
   it('materialises in the graph the W computed by hand from ((a·x + b) mod p) mod buckets and the sign hash', async () => {

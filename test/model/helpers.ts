@@ -1,5 +1,8 @@
-/** Running a built forward model in onnxruntime-node, and reading its initializers back. */
+/** Running a built forward model in onnxruntime-node, reading its initializers back, and the error a bad spec gets. */
 import * as ort from 'onnxruntime-node';
+import { expect } from 'vitest';
+import { parseModelSpec } from '../../shared/model/load.js';
+import { ModelSpecError } from '../../shared/model/errors.js';
 import { encodeModel, type ModelProto } from '../../shared/onnx/model.js';
 import { toFloat32 } from '../../shared/onnx/tensor.js';
 
@@ -50,4 +53,15 @@ export function correlation(a: ArrayLike<number>, b: ArrayLike<number>, n = Math
     sbb += (bs[i]! - mb) ** 2;
   }
   return sab / Math.sqrt(saa * sbb);
+}
+
+/** The ModelSpecError `raw` is rejected with (fails the test when it is accepted). */
+export function specError(raw: unknown): ModelSpecError {
+  try {
+    parseModelSpec(raw);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ModelSpecError);
+    return e as ModelSpecError;
+  }
+  throw new Error('expected the spec to be rejected');
 }

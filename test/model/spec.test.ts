@@ -5,18 +5,10 @@ import { join } from 'node:path';
 import { parseModelSpec, loadModelSpec } from '../../shared/model/load.js';
 import { ModelSpecError } from '../../shared/model/errors.js';
 import { LAYER_TYPES, type ModelSpecInput } from '../../shared/model/spec.js';
+import { specError } from './helpers.js';
 
 const mlp = (layers: unknown[], extra: Record<string, unknown> = {}): unknown => ({ input: { shape: [784] }, layers, seed: 1, ...extra });
 
-function specError(raw: unknown): ModelSpecError {
-  try {
-    parseModelSpec(raw);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelSpecError);
-    return e as ModelSpecError;
-  }
-  throw new Error('expected the spec to be rejected');
-}
 
 describe('model spec validation names the field path and the bad value', () => {
   it('rejects a negative unit count', () => {

@@ -149,11 +149,8 @@ async function runTask(e: Engine, t: TaskMessage): Promise<void> {
       const r = await e.evaluator.evaluate(batch);
       const stats: LeafStats = { count: r.count, loss: r.lossSum, headLosses: r.headLossSums, headNormalizers: r.headNormalizers, correct: r.correct };
       if (attacked) {
-        stats.attacks = [];
-        for (const spec of attacked.specs) {
-          const a = await attacked.runner.attack(batch, spec, attacked.seed, leaf.indices);
-          stats.attacks.push({ correct: a.adversarialCorrect, loss: a.adversarialLossSum });
-        }
+        const a = await attacked.runner.attackAll(batch, attacked.specs, attacked.seed, leaf.indices);
+        stats.attacks = a.attacks.map((s) => ({ correct: s.correct, loss: s.lossSum }));
       }
       leaves.push(stats);
     }
