@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { NODE_FLAGS } from '../../shared/node-flags.js';
+import type { JobInput } from '../../coordinator/job/schema.js';
 import { readFinalParams, readMetrics, runCluster, runWorkerProcess, startCluster, tinyJob } from './harness.js';
 
 const COORDINATOR_BIN = join(resolve(fileURLToPath(new URL('../..', import.meta.url))), 'bin/coordinator.mjs');
@@ -64,35 +65,39 @@ function startRelay(upstream: string): Promise<RelayProcess> {
   });
 }
 
+/**
+ * The job on one worker, then through a coordinator with two relays and `perRelay` workers behind
+ * each; every process must exit 0. Gives both run directories and the relays' output.
+ */
+async function directAndRelayed(job: JobInput, perRelay: number): Promise<{ direct: string; relayed: string; relayEnds: { stdout: string }[] }> {
+  const direct = await runCluster({ job, workers: 1, timeoutMs: 40_000 });
+  expect(direct.exitCode, direct.coordinator.stderr.slice(-3000)).toBe(0);
+  const cluster = await startCluster({ job, workers: 0 });
+  const relays: RelayProcess[] = [];
+  try {
+    relays.push(...(await Promise.all([startRelay(cluster.address), startRelay(cluster.address)])));
+    const workers = relays.flatMap((r) => Array.from({ length: perRelay }, () => runWorkerProcess({ coordinator: r.address, timeoutMs: 50_000 })));
+    const result = await cluster.wait(50_000);
+    expect(result.exitCode, cluster.output()).toBe(0);
+    const relayEnds = await Promise.all(relays.map((r) => r.exited(15_000)));
+    // The coordinator ended the job: each relay exits 0 after its workers computed its tasks.
+    for (const r of relayEnds) expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    for (const w of await Promise.all(workers)) expect(w.code, w.stderr.slice(-3000)).toBe(0);
+    return { direct: direct.runDir, relayed: result.runDir, relayEnds };
+  } finally {
+    for (const r of relays) r.kill();
+    cluster.kill();
+  }
+}
+
 describe('relays (two-level aggregation)', () => {
   it('a coordinator, two relays and two workers behind each end with the parameters one worker gives, bit for bit', async () => {
-    const job = tinyJob({ name: 'relayed' });
-    const direct = await runCluster({ job, workers: 1, timeoutMs: 40_000 });
-    expect(direct.exitCode, direct.coordinator.stderr.slice(-3000)).toBe(0);
-
-    const cluster = await startCluster({ job, workers: 0 });
-    const relays: RelayProcess[] = [];
-    try {
-      relays.push(...(await Promise.all([startRelay(cluster.address), startRelay(cluster.address)])));
-      const workers = relays.flatMap((r) => [runWorkerProcess({ coordinator: r.address, timeoutMs: 50_000 }), runWorkerProcess({ coordinator: r.address, timeoutMs: 50_000 })]);
-      const result = await cluster.wait(50_000);
-      expect(result.exitCode, cluster.output()).toBe(0);
-      const relayEnds = await Promise.all(relays.map((r) => r.exited(15_000)));
-      for (const r of relayEnds) {
-        // The coordinator ended the job: each relay exits 0 after its workers computed its tasks.
-        expect(r.code, r.stderr.slice(-3000)).toBe(0);
-        expect(r.stdout).toMatch(/relay finished: every run is done \(relayed\) \(from its workers: [1-9]\d* results/);
-      }
-      for (const w of await Promise.all(workers)) expect(w.code, w.stderr.slice(-3000)).toBe(0);
-
-      const [viaRelays] = readFinalParams(result.runDir);
-      const [oneWorker] = readFinalParams(direct.runDir);
-      expect(viaRelays!.version).toBeGreaterThan(0);
-      expect(viaRelays).toEqual(oneWorker);
-    } finally {
-      for (const r of relays) r.kill();
-      cluster.kill();
-    }
+    const { direct, relayed, relayEnds } = await directAndRelayed(tinyJob({ name: 'relayed' }), 2);
+    for (const r of relayEnds) expect(r.stdout).toMatch(/relay finished: every run is done \(relayed\) \(from its workers: [1-9]\d* results/);
+    const [viaRelays] = readFinalParams(relayed);
+    const [oneWorker] = readFinalParams(direct);
+    expect(viaRelays!.version).toBeGreaterThan(0);
+    expect(viaRelays).toEqual(oneWorker);
   });
 
   it('relays augmentation, adversarial training and attack scores: the bits and figures one worker gives', async () => {
@@ -101,25 +106,12 @@ describe('relays (two-level aggregation)', () => {
       augment: { shift: { max_pixels: 2, p: 0.5 }, rotate: { max_degrees: 10, p: 0.5 } },
       adversarial: { method: 'fgsm', epsilon: 0.1, ratio: 0.5, range: [0, 1], eval_steps: 3 },
     } as never);
-    const direct = await runCluster({ job, workers: 1, timeoutMs: 40_000 });
-    expect(direct.exitCode, direct.coordinator.stderr.slice(-3000)).toBe(0);
-    const cluster = await startCluster({ job, workers: 0 });
-    const relays: RelayProcess[] = [];
-    try {
-      relays.push(...(await Promise.all([startRelay(cluster.address), startRelay(cluster.address)])));
-      const workers = relays.map((r) => runWorkerProcess({ coordinator: r.address, timeoutMs: 50_000 }));
-      const result = await cluster.wait(50_000);
-      expect(result.exitCode, cluster.output()).toBe(0);
-      for (const w of await Promise.all(workers)) expect(w.code, w.stderr.slice(-3000)).toBe(0);
-      expect(readFinalParams(result.runDir)).toEqual(readFinalParams(direct.runDir));
-      const attacks = (runDir: string) => readMetrics(runDir).filter((m) => m.type === 'eval').map((m) => ({ split: m.split, attacks: m.attacks }));
-      const viaRelays = attacks(result.runDir);
-      expect(viaRelays.filter((e) => e.attacks !== undefined)).toHaveLength(viaRelays.length);
-      expect(viaRelays).toEqual(attacks(direct.runDir));
-    } finally {
-      for (const r of relays) r.kill();
-      cluster.kill();
-    }
+    const { direct, relayed } = await directAndRelayed(job, 1);
+    expect(readFinalParams(relayed)).toEqual(readFinalParams(direct));
+    const attacks = (runDir: string) => readMetrics(runDir).filter((m) => m.type === 'eval').map((m) => ({ split: m.split, attacks: m.attacks }));
+    const viaRelays = attacks(relayed);
+    expect(viaRelays.filter((e) => e.attacks !== undefined)).toHaveLength(viaRelays.length);
+    expect(viaRelays).toEqual(attacks(direct));
   });
 
   it('a relay refuses an ensemble job: exit 1 with a message that names the reason', async () => {
